@@ -1,0 +1,147 @@
+"""The ``icssa`` command line.
+
+Bad input (a missing file, a file that is not a capture, an unknown option) gets one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from icssa.pipeline import CAPTURE_SUFFIXES, Summary, expand, replay
+
+app = typer.Typer(
+    name="icssa",
+    help="Industrial information-security situational awareness: passive ICS protocol sensors "
+    "(Modbus/TCP, S7comm, S7comm-plus, OPC UA), asset map, detection and sharing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def _root() -> None:
+    """icssa: passive ICS sensors, asset map, detection and sharing. Start with 'icssa replay --help'."""
+
+
+class BadInput(Exception):
+    """Bad command-line input: reported as one line, exit code 2."""
+
+
+@app.command("replay")
+def replay_cmd(
+    pcaps: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Capture files (pcap or pcapng) or folders of captures.", show_default=False, metavar="PCAP..."
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for events.jsonl, alerts.jsonl, assets.json, graph.json.")],
+    observer: Annotated[str, typer.Option(help="Sensor name written to observer.name.")] = "replay",
+    organization: Annotated[str, typer.Option("--org", help="Tenant written to organization.id.")] = "default",
+    bus: Annotated[str, typer.Option(help="Event bus: memory (offline replay).")] = "memory",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar (default: on a terminal).")] = sys.stderr.isatty(),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Replay captures offline through the whole pipeline (deterministic: same input, same output)."""
+    if bus != "memory":
+        raise BadInput(f"--bus {bus}: replay runs on the in-memory bus; use 'icssa sensor' to publish to Kafka")
+    files = expand(pcaps)
+    for p in pcaps:
+        if not p.exists():
+            raise BadInput(f"{p}: no such file or folder")
+    if not files:
+        raise BadInput(f"no captures ({', '.join(CAPTURE_SUFFIXES)}) in {' '.join(map(str, pcaps))}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out_dir}: exists and is not a folder")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if progress:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), console=err, transient=True,
+        ) as bar:
+
+            def factory(path: Path):  # type: ignore[no-untyped-def]
+                task = bar.add_task(path.name, total=path.stat().st_size)
+                return (lambda done: bar.update(task, completed=done)), (lambda: bar.remove_task(task))
+
+            summary = replay(files, out_dir, observer=observer, organization=organization, progress_factory=factory)
+    else:
+        summary = replay(files, out_dir, observer=observer, organization=organization)
+    if not quiet:
+        _print_summary(summary, out_dir)
+    if summary.errors:
+        for line in summary.errors:
+            err.print(f"icssa: error: {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _print_summary(s: Summary, out_dir: Path) -> None:
+    out.print(
+        f"[bold]{s.files}[/] capture(s): {s.packets:,} packets, {s.bytes:,} bytes, {s.flows:,} flows "
+        f"in {s.seconds:.2f} s ({s.packets_per_second:,.0f} packets/s)"
+    )
+    table = Table(title="messages by protocol and operation", show_edge=False)
+    table.add_column("protocol")
+    table.add_column("operation")
+    table.add_column("messages", justify="right")
+    for (dataset, action), n in sorted(s.actions.items()):
+        table.add_row(dataset, action, f"{n:,}")
+    if s.actions:
+        out.print(table)
+    if s.parse_errors:
+        errors = Table(title="parse errors", show_edge=False)
+        errors.add_column("protocol")
+        errors.add_column("reason")
+        errors.add_column("count", justify="right")
+        for (dataset, reason), n in sorted(s.parse_errors.items()):
+            errors.add_row(dataset, reason, f"{n:,}")
+        out.print(errors)
+    notable = {k: v for k, v in sorted(s.sensor.items()) if k.startswith(("tcp_", "ip_", "bad_", "frag")) and v}
+    if notable:
+        out.print("stream: " + ", ".join(f"{k} {v:,}" for k, v in notable.items()))
+    out.print(
+        f"{s.events:,} events, {s.alerts:,} alerts, {s.assets:,} assets -> {out_dir}/"
+        "{events.jsonl, alerts.jsonl, assets.json, graph.json}",
+        highlight=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one line and exit code 2 for bad input, no tracebacks."""
+    try:
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("icssa: aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # typer's (vendored) click usage errors
+        msg = str(getattr(exc, "format_message", exc.__str__)()).replace("\n", " ")
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else "icssa: "
+        err.print(f"{where}error: {msg} (see --help)", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except BadInput as exc:
+        err.print(f"icssa: error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Flows and per-direction TCP reassembly.
+
+A ``Flow`` is one TCP connection or UDP conversation, oriented client -> server. Each direction
+(``Half``) delivers its bytes in order to the flow's parser:
+
+- in-order segments go straight through (the fast path, no copy);
+- out-of-order segments wait in a bounded buffer until the hole is filled;
+- retransmissions and overlaps keep the bytes seen first (counted);
+- a hole that will never be filled (the peer acknowledged past it, the buffer bound is hit,
+  or the flow ends) becomes a gap: the parser is told, and resynchronises at the next message
+  boundary it can find.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from parsers.base import StreamParser
+
+SEQ_MOD = 0xFFFFFFFF
+#: out-of-order bytes buffered per direction before the hole is declared a gap
+MAX_OOO_BYTES = 256 * 1024
+MAX_OOO_SEGMENTS = 256
+
+Deliver = Callable[["Flow", bool, bytes], None]
+
+
+def seq_diff(a: int, b: int) -> int:
+    """a - b in 32-bit sequence space, as a signed number."""
+    d = (a - b) & SEQ_MOD
+    return d - 0x100000000 if d & 0x80000000 else d
+
+
+class Half:
+    """One direction of a TCP connection."""
+
+    __slots__ = ("next_seq", "ooo", "ooo_bytes", "syn", "fin", "mac", "segments")
+
+    def __init__(self) -> None:
+        self.next_seq: int | None = None  # next expected sequence number, once known
+        self.ooo: dict[int, bytes] = {}  # out-of-order segments by sequence number
+        self.ooo_bytes = 0
+        self.syn = False
+        self.fin = False
+        self.mac = b""
+        self.segments = 0  # payload-carrying segments seen (for detection limits)
+
+
+class Flow:
+    __slots__ = (
+        "key", "transport", "client", "server", "cport", "sport", "c2s", "s2c", "parser", "proto",
+        "probes", "first_ns", "last_ns", "closed", "env", "community_id", "msg_count", "closing",
+    )
+
+    def __init__(
+        self, key: tuple, transport: str, client: bytes, cport: int, server: bytes, sport: int, ts_ns: int
+    ) -> None:
+        self.key = key
+        self.transport = transport
+        self.client = client
+        self.cport = cport
+        self.server = server
+        self.sport = sport
+        self.c2s = Half()
+        self.s2c = Half()
+        self.parser: StreamParser | None = None
+        self.proto = ""  # detected protocol name, "" while undecided, "-" when given up
+        self.probes = 0
+        self.first_ns = ts_ns
+        self.last_ns = ts_ns
+        self.closed = False
+        self.closing = False
+        # per direction (index 1 = to server): (source dict, destination dict) for events
+        self.env: list[tuple[dict, dict] | None] = [None, None]
+        self.community_id = ""
+        self.msg_count = 0
+
+
+class Reassembler:
+    """The slow path of TCP reassembly, shared by every flow; counts what it sees."""
+
+    def __init__(self, deliver: Deliver, stats: Counter[str]) -> None:
+        self.deliver = deliver
+        self.stats = stats
+
+    def segment(self, flow: Flow, to_server: bool, half: Half, seq: int, payload: bytes) -> None:
+        """A segment that is not the next expected one (or arrives while others wait)."""
+        nxt = half.next_seq
+        assert nxt is not None
+        d = seq_diff(seq, nxt)
+        if d < 0:
+            if d + len(payload) <= 0:
+                self.stats["tcp_retransmissions"] += 1
+                return
+            self.stats["tcp_overlaps"] += 1
+            payload = payload[-d:]
+            seq = nxt
+            d = 0
+        if d == 0:
+            half.next_seq = (seq + len(payload)) & SEQ_MOD
+            self.deliver(flow, to_server, payload)
+            if half.ooo:
+                self.drain(flow, to_server, half)
+            return
+        # out of order: keep the first bytes seen for a sequence number
+        self.stats["tcp_out_of_order"] += 1
+        old = half.ooo.get(seq)
+        if old is None or len(old) < len(payload):
+            half.ooo_bytes += len(payload) - (len(old) if old else 0)
+            half.ooo[seq] = payload
+        if half.ooo_bytes > MAX_OOO_BYTES or len(half.ooo) > MAX_OOO_SEGMENTS:
+            self.stats["tcp_ooo_bound_hit"] += 1
+            self.skip_gap(flow, to_server, half)
+
+    def drain(self, flow: Flow, to_server: bool, half: Half) -> None:
+        """Deliver waiting segments that have become in order."""
+        while half.ooo:
+            nxt = half.next_seq
+            assert nxt is not None
+            progressed = False
+            for seq in sorted(half.ooo, key=lambda s: seq_diff(s, nxt)):
+                d = seq_diff(seq, nxt)
+                if d > 0:
+                    break
+                payload = half.ooo.pop(seq)
+                half.ooo_bytes -= len(payload)
+                progressed = True
+                if d + len(payload) <= 0:
+                    self.stats["tcp_retransmissions"] += 1
+                    continue
+                payload = payload[-d:] if d < 0 else payload
+                half.next_seq = (nxt + len(payload)) & SEQ_MOD
+                self.deliver(flow, to_server, payload)
+                break
+            if not progressed:
+                return
+
+    def skip_gap(self, flow: Flow, to_server: bool, half: Half) -> None:
+        """Give up on the hole before the lowest waiting segment: count it, tell the parser."""
+        if not half.ooo or half.next_seq is None:
+            return
+        nxt = half.next_seq
+        first = min(half.ooo, key=lambda s: seq_diff(s, nxt))
+        self.stats["tcp_gaps"] += 1
+        self.stats["tcp_gap_bytes"] += max(0, seq_diff(first, nxt))
+        if flow.parser is not None:
+            flow.parser.gap(to_server)
+        half.next_seq = first
+        self.drain(flow, to_server, half)
+
+    def acked(self, flow: Flow, to_server: bool, half: Half, ack: int) -> None:
+        """The peer acknowledged ``ack``: a hole below it will never be filled."""
+        if half.next_seq is not None and seq_diff(ack, half.next_seq) > 0:
+            first = min(half.ooo, key=lambda s: seq_diff(s, half.next_seq or 0))
+            if seq_diff(ack, first) >= 0:
+                self.skip_gap(flow, to_server, half)

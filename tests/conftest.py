@@ -1,0 +1,62 @@
+"""Shared fixtures: where the captures are, replay helpers, tshark access."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_PCAPS = ROOT.parent / "shared" / "pcaps"
+PCAPS = ROOT / "pcaps"
+
+
+def tshark_fields(
+    pcap: Path, display_filter: str, fields: list[str], extra: list[str] | None = None
+) -> list[list[str]]:
+    """Rows of tshark -T fields output (all occurrences, comma-separated within a cell)."""
+    tshark = shutil.which("tshark")
+    assert tshark, "tshark is required (scripts/install-deps.sh installs it)"
+    cmd = [tshark, "-n", "-r", str(pcap), *(extra or []), "-Y", display_filter, "-T", "fields",
+           "-E", "occurrence=a", "-E", "separator=\t", "-E", "aggregator=,"]
+    for f in fields:
+        cmd += ["-e", f]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
+    return [line.split("\t") for line in res.stdout.splitlines()]
+
+
+def load_events(out_dir: Path) -> list[dict]:
+    with open(out_dir / "events.jsonl") as fh:
+        return [json.loads(line) for line in fh]
+
+
+@pytest.fixture
+def replay_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "out"
+
+
+def zeek_log(path: Path) -> list[dict[str, str]]:
+    """Rows of a Zeek TSV log as dicts keyed by the #fields names."""
+    fields: list[str] = []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif line and not line.startswith("#"):
+            rows.append(dict(zip(fields, line.split("\t"), strict=True)))
+    return rows
+
+
+def replay(pcaps: list[Path], out_dir: Path) -> list[dict]:
+    """Run `icssa replay` in-process through the CLI entry point and return the events."""
+    from icssa.cli import main
+
+    try:
+        main(["replay", *map(str, pcaps), "--out", str(out_dir), "--quiet", "--no-progress"])
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"replay exited {exc.code}"
+    return load_events(out_dir)
