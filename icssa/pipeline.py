@@ -101,7 +101,7 @@ def run_capture(
                 handle(ts_ns, linktype, data)
                 n += 1
                 if not n & 0x3FF:
-                    progress(sensor.stats["bytes"] + 16 * n)
+                    progress(sensor.bytes + 16 * n)
     except CaptureError as exc:
         return sensor, str(exc)
     finally:

@@ -24,21 +24,17 @@ class ProtocolSpec(NamedTuple):
 
 def registry() -> list[ProtocolSpec]:
     """All protocols the sensor knows, most specific signature first."""
-    from parsers import modbus
+    import importlib
 
-    specs = [modbus.SPEC]
-    try:
-        from parsers import s7comm
-    except ImportError:  # pragma: no cover - module landing separately
-        pass
-    else:
-        specs.insert(0, s7comm.SPEC)
-    try:
-        from parsers import opcua
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        specs.insert(0, opcua.SPEC)
+    specs = []
+    for name in ("parsers.opcua", "parsers.s7comm", "parsers.modbus"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, ProtocolSpec):
+            specs.append(spec)
     return specs
 
 

@@ -83,7 +83,8 @@ class Sensor:
         self.stats: Counter[str] = Counter()
         self.messages: Counter[str] = Counter()
         self.parse_errors: Counter[tuple[str, str]] = Counter()
-        self.frame = 0
+        self.frame = 0  # packets seen (the frame number of the current packet)
+        self.bytes = 0
         self._frame_msgs = 0
         self._ts = 0
         self._next_sweep = 0
@@ -103,9 +104,8 @@ class Sensor:
         self.frame += 1
         self._frame_msgs = 0
         self._ts = ts_ns
+        self.bytes += len(data)
         stats = self.stats
-        stats["packets"] += 1
-        stats["bytes"] += len(data)
         if ts_ns >= self._next_sweep:
             self._sweep(ts_ns)
         # fast path: Ethernet II, IPv4 without options or fragments, TCP
@@ -322,6 +322,8 @@ class Sensor:
         """End of input: flush every flow."""
         for f in list(self.flows.values()):
             self._close(f)
+        self.stats["packets"] = self.frame
+        self.stats["bytes"] = self.bytes
 
     # -- messages -> events -------------------------------------------------------------------
     def _deliver(self, flow: Flow, to_server: bool, payload: bytes) -> None:
@@ -357,7 +359,7 @@ class Sensor:
             text = self._ip_text[addr] = ip_text(addr)
         return text
 
-    def _envelope(self, flow: Flow, to_server: bool) -> tuple[dict, dict]:
+    def _envelope(self, flow: Flow, to_server: bool) -> tuple[dict, dict, dict]:
         c = {"ip": self._text(flow.client), "port": flow.cport}
         s = {"ip": self._text(flow.server), "port": flow.sport}
         if flow.c2s.mac:
@@ -368,8 +370,9 @@ class Sensor:
             flow.community_id = community_id(
                 flow.client, flow.server, flow.cport, flow.sport, 6 if flow.transport == "tcp" else 17
             )
-        flow.env[1] = (c, s)
-        flow.env[0] = (s, c)
+        net = {"transport": flow.transport, "protocol": flow.proto, "community_id": flow.community_id}
+        flow.env[1] = (c, s, {**net, "direction_to_server": True})
+        flow.env[0] = (s, c, {**net, "direction_to_server": False})
         env = flow.env[1 if to_server else 0]
         assert env is not None
         return env
@@ -394,12 +397,7 @@ class Sensor:
                 },
                 "source": env[0],
                 "destination": env[1],
-                "network": {
-                    "transport": flow.transport,
-                    "protocol": flow.proto,
-                    "community_id": flow.community_id,
-                    "direction_to_server": m.to_server,
-                },
+                "network": env[2],
                 "observer": self.observer,
                 "organization": self.organization,
                 m.dataset: m.fields,

@@ -72,7 +72,7 @@ class Flow:
         self.closed = False
         self.closing = False
         # per direction (index 1 = to server): (source dict, destination dict) for events
-        self.env: list[tuple[dict, dict] | None] = [None, None]
+        self.env: list[tuple[dict, dict, dict] | None] = [None, None]
         self.community_id = ""
         self.msg_count = 0
 
