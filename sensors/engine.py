@@ -23,7 +23,7 @@ from icssa.events import Event, Timestamps
 from parsers import ProtocolSpec, registry
 from parsers.base import Message, StreamParser
 from sensors.decode import ip6, network
-from sensors.flows import SEQ_MOD, Flow, Half, Reassembler
+from sensors.flows import SEQ_MOD, Flow, Reassembler
 from sensors.ipfrag import Defragmenter
 
 log = logging.getLogger("icssa.sensor")

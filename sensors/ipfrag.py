@@ -8,7 +8,7 @@ is hit the oldest datagram is dropped and counted.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Hashable
+from collections.abc import Hashable
 
 MAX_DATAGRAM = 65535
 MAX_PENDING = 1024
