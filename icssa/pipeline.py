@@ -62,6 +62,7 @@ class Summary:
         self.bytes += sensor.stats["bytes"]
         self.flows += sensor.stats["flows"]
         self.messages.update(sensor.messages)
+        self.actions.update(sensor.actions)
         self.parse_errors.update(sensor.parse_errors)
         self.sensor.update(sensor.stats)
 
@@ -131,14 +132,8 @@ def replay(
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = Summary()
     started = time.perf_counter()
-    actions = summary.actions
     with JsonLines(out_dir / "events.jsonl") as events_out, JsonLines(out_dir / "alerts.jsonl") as alerts_out:
-        write_event = events_out.write
-
-        def emit(event: Event) -> None:
-            write_event(event)
-            ev = event["event"]
-            actions[(ev["dataset"], ev["action"])] += 1
+        emit = events_out.write
 
         for path in expand(paths):
             summary.files += 1

@@ -80,8 +80,11 @@ class Sensor:
                 self.by_port[port] = spec
         self.max_flows = max_flows
         self.flows: dict[tuple, Flow] = {}
+        # both directions' 4-tuples -> (flow, sent by the client?): one lookup per packet
+        self._lookup: dict[tuple, tuple[Flow, bool]] = {}
         self.stats: Counter[str] = Counter()
         self.messages: Counter[str] = Counter()
+        self.actions: Counter[tuple[str, str]] = Counter()
         self.parse_errors: Counter[tuple[str, str]] = Counter()
         self.frame = 0  # packets seen (the frame number of the current packet)
         self.bytes = 0
@@ -178,15 +181,12 @@ class Sensor:
         if start > end or doff >> 4 < 5:
             self.stats["tcp_bad_header"] += 1
             return
-        flow = self.flows.get((src, sport, dst, dport))
-        if flow is not None:
-            to_server = True
+        hit = self._lookup.get((src, sport, dst, dport))
+        if hit is None:
+            flow = self._new_flow(src, sport, dst, dport, "tcp", flags, data, linktype)
+            to_server = flow.client == src and flow.cport == sport
         else:
-            flow = self.flows.get((dst, dport, src, sport))
-            to_server = False
-            if flow is None:
-                flow = self._new_flow(src, sport, dst, dport, "tcp", flags, data, linktype)
-                to_server = flow.client == src and flow.cport == sport
+            flow, to_server = hit
         flow.last_ns = self._ts
         half = flow.c2s if to_server else flow.s2c
         if flags & 0x07:  # FIN, SYN, RST
@@ -224,14 +224,12 @@ class Sensor:
             self.stats["udp_truncated"] += 1
             return
         sport, dport = _UDP.unpack_from(data, l4)
-        flow = self.flows.get((src, sport, dst, dport))
-        to_server = True
-        if flow is None:
-            flow = self.flows.get((dst, dport, src, sport))
-            to_server = False
-            if flow is None:
-                flow = self._new_flow(src, sport, dst, dport, "udp", 0, data, linktype)
-                to_server = flow.client == src and flow.cport == sport
+        hit = self._lookup.get((src, sport, dst, dport))
+        if hit is None:
+            flow = self._new_flow(src, sport, dst, dport, "udp", 0, data, linktype)
+            to_server = flow.client == src and flow.cport == sport
+        else:
+            flow, to_server = hit
         flow.last_ns = self._ts
         if l4 + 8 < end and flow.proto != "-":
             self._deliver(flow, to_server, data[l4 + 8 : end])
@@ -267,6 +265,8 @@ class Sensor:
         if spec is not None:
             self._attach(flow, spec)
         self.flows[flow.key] = flow
+        self._lookup[flow.key] = (flow, True)
+        self._lookup[(flow.server, flow.sport, flow.client, flow.cport)] = (flow, False)
         return flow
 
     def _attach(self, flow: Flow, spec: ProtocolSpec) -> None:
@@ -317,6 +317,8 @@ class Sensor:
             while half.ooo:
                 self.reasm.skip_gap(flow, to_server, half)
         self.flows.pop(flow.key, None)
+        self._lookup.pop(flow.key, None)
+        self._lookup.pop((flow.server, flow.sport, flow.client, flow.cport), None)
 
     def finish(self) -> None:
         """End of input: flush every flow."""
@@ -324,6 +326,8 @@ class Sensor:
             self._close(f)
         self.stats["packets"] = self.frame
         self.stats["bytes"] = self.bytes
+        for (dataset, _action), n in self.actions.items():
+            self.messages[dataset] += n
 
     # -- messages -> events -------------------------------------------------------------------
     def _deliver(self, flow: Flow, to_server: bool, payload: bytes) -> None:
@@ -381,12 +385,12 @@ class Sensor:
         ts = self._times.iso(self._ts)
         frame = self.frame
         emit = self.emit
-        counts = self.messages
+        counts = self.actions
         for m in msgs:
             d = 1 if m.to_server else 0
             env = flow.env[d] or self._envelope(flow, m.to_server)
             self._frame_msgs += 1
-            counts[m.dataset] += 1
+            counts[(m.dataset, m.action)] += 1
             emit({
                 "@timestamp": ts,
                 "event": {
