@@ -141,7 +141,7 @@ def probe(data: bytes, to_server: bool) -> bool:
             return False
         pos += 6 + length
         seen += 1
-    return pos == end or seen == 4
+    return seen > 0 and (pos == end or seen == 4)
 
 
 SPEC = ProtocolSpec("modbus", frozenset({502}), probe, ModbusParser)

@@ -14,8 +14,8 @@ pcap record header (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/):
 
 pcapng blocks (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/): type (4), total
 length (4), body, total length (4). Handled: SHB (0x0A0D0D0A, byte order per section), IDB (1:
-link type, snaplen, ``if_tsresol`` option), EPB (6: interface, timestamp hi/lo, caplen,
-origlen), SPB (3: origlen, interface 0), obsolete PB (2). Other blocks are skipped.
+link type, snaplen, ``if_tsresol`` and ``if_tsoffset`` options), EPB (6: interface, timestamp
+hi/lo, caplen, origlen), SPB (3: origlen, interface 0), obsolete PB (2). Other blocks are skipped.
 
 A file cut off mid-record raises ``TruncatedCapture`` after every complete packet before the
 cut has been yielded.
@@ -74,11 +74,13 @@ def _closing(fh: BinaryIO, packets: Iterator[Packet]) -> Iterator[Packet]:
 
 def read_pcap(fh: BinaryIO, name: str = "capture") -> Iterator[Packet]:
     header = fh.read(24)
-    if len(header) < 24 or header[:4] not in PCAP_MAGIC:
+    if header[:4] not in PCAP_MAGIC:
         raise CaptureError(f"{name}: not a pcap file")
+    if len(header) < 24:
+        raise TruncatedCapture(f"{name}: capture cut off at byte {len(header)} inside the file header")
     order, scale = PCAP_MAGIC[header[:4]]
     (linktype,) = struct.unpack_from(order + "I", header, 20)
-    linktype &= 0x0FFFFFF  # upper bits carry FCS information
+    linktype &= 0xFFFF  # the upper 16 bits carry FCS length and reserved bits
     rec = struct.Struct(order + "IIII")
     unpack = rec.unpack_from
     buf = b""
@@ -112,12 +114,15 @@ _BT_IDB = 1
 _BT_PB = 2
 _BT_SPB = 3
 _BT_EPB = 6
+#: blocks we decode, and so buffer whole; others longer than MAX_BLOCK are skipped unbuffered
+_READ_BLOCKS = frozenset({_BT_SHB, _BT_IDB, _BT_PB, _BT_SPB, _BT_EPB})
+MAX_BLOCK = MAX_CAPLEN + 4096 + 1024
 
 
 def read_pcapng(fh: BinaryIO, name: str = "capture") -> Iterator[Packet]:
     order = "<"
-    # per interface: (linktype, ns per tick, snaplen)
-    interfaces: list[tuple[int, int, int]] = []
+    # per interface: (linktype, mul, div, offset, snaplen): ns = ticks * mul // div + offset
+    interfaces: list[tuple[int, int, int, int, int]] = []
     buf = b""
     pos = 0
     offset = 0
@@ -145,31 +150,42 @@ def read_pcapng(fh: BinaryIO, name: str = "capture") -> Iterator[Packet]:
             elif not seen_shb:
                 raise CaptureError(f"{name}: pcapng file does not start with a section header")
             btype, blen = struct.unpack_from(order + "II", buf, pos)
-            if blen < 12 or blen % 4 or blen > MAX_CAPLEN + 4096 + 1024:
+            if blen < 12 or blen % 4 or (blen > MAX_BLOCK and btype in _READ_BLOCKS):
                 raise CaptureError(f"{name}: corrupt block at byte {offset + pos}: length {blen}")
             if pos + blen > end:
+                if blen <= MAX_BLOCK:
+                    break
+                # a large block we do not read (name resolution, decryption secrets, custom):
+                # skip it without buffering it
+                at, need = offset + pos, pos + blen - end
+                while need > 0:
+                    chunk = fh.read(min(BLOCK, need))
+                    if not chunk:
+                        raise TruncatedCapture(f"{name}: capture cut off inside the block at byte {at}")
+                    need -= len(chunk)
+                buf, pos, end, offset = b"", 0, 0, at + blen
                 break
             body = pos + 8
             if btype == _BT_EPB and blen >= 32:
                 iface, hi, lo, caplen, _orig = struct.unpack_from(order + "IIIII", buf, body)
                 if iface < len(interfaces) and caplen <= blen - 32:
-                    link, tick, _ = interfaces[iface]
+                    link, mul, div, off, _ = interfaces[iface]
                     start = body + 20
-                    yield ((hi << 32) | lo) * tick, link, buf[start : start + caplen]
+                    yield ((hi << 32) | lo) * mul // div + off, link, buf[start : start + caplen]
             elif btype == _BT_SPB and blen >= 16 and interfaces:
                 (origlen,) = struct.unpack_from(order + "I", buf, body)
-                link, _tick, snap = interfaces[0]
+                link, _mul, _div, _off, snap = interfaces[0]
                 caplen = min(origlen, blen - 16, snap or MAX_CAPLEN)
                 yield 0, link, buf[body + 4 : body + 4 + caplen]
             elif btype == _BT_PB and blen >= 32:
                 iface, _drops, hi, lo, caplen, _orig = struct.unpack_from(order + "HHIIII", buf, body)
                 if iface < len(interfaces) and caplen <= blen - 32:
-                    link, tick, _ = interfaces[iface]
-                    yield ((hi << 32) | lo) * tick, link, buf[body + 20 : body + 20 + caplen]
+                    link, mul, div, off, _ = interfaces[iface]
+                    yield ((hi << 32) | lo) * mul // div + off, link, buf[body + 20 : body + 20 + caplen]
             elif btype == _BT_IDB and blen >= 20:
                 link, _res, snap = struct.unpack_from(order + "HHI", buf, body)
-                tick = _tsresol_ns(buf, body + 8, pos + blen - 4, order)
-                interfaces.append((link, tick, snap))
+                mul, div, off = _ts_options(buf, body + 8, pos + blen - 4, order)
+                interfaces.append((link, mul, div, off, snap))
             pos += blen
     if pos < len(buf):
         raise TruncatedCapture(
@@ -177,18 +193,26 @@ def read_pcapng(fh: BinaryIO, name: str = "capture") -> Iterator[Packet]:
         )
 
 
-def _tsresol_ns(buf: bytes, pos: int, end: int, order: str) -> int:
-    """Nanoseconds per timestamp tick from the IDB options (default: microseconds)."""
+def _ts_options(buf: bytes, pos: int, end: int, order: str) -> tuple[int, int, int]:
+    """``(mul, div, offset)`` with ns = ticks * mul // div + offset, from the IDB options.
+
+    ``if_tsresol`` (9) is 10^-n s, or 2^-n s with the top bit set; the default is microseconds.
+    It is kept as an exact fraction: 2^-10 s ticks or picoseconds are not a whole number of ns.
+    ``if_tsoffset`` (14) is a signed number of seconds added to every timestamp.
+    """
     opt = struct.Struct(order + "HH")
+    mul, div, offset = 1000, 1, 0
     while pos + 4 <= end:
         code, length = opt.unpack_from(buf, pos)
         if code == 0:
             break
-        if code == 9 and length >= 1:
+        if code == 9 and length >= 1 and pos + 4 < end:
             res = buf[pos + 4]
             if res & 0x80:
-                exp = res & 0x7F
-                return max(1, round(1e9 / (1 << exp))) if exp < 64 else 1
-            return 10 ** max(0, 9 - res) if res <= 9 else 1
+                mul, div = 1_000_000_000, 1 << (res & 0x7F)
+            else:
+                mul, div = (10 ** (9 - res), 1) if res <= 9 else (1, 10 ** (res - 9))
+        elif code == 14 and length >= 8 and pos + 12 <= end:
+            offset = struct.unpack_from(order + "q", buf, pos + 4)[0] * 1_000_000_000
         pos += 4 + ((length + 3) & ~3)
-    return 1000
+    return mul, div, offset

@@ -94,7 +94,7 @@ class Sensor:
         self._times = Timestamps()
         self._ip_text: dict[bytes, str] = {}
         self.reasm = Reassembler(self._deliver, self.stats)
-        self.defrag = Defragmenter()
+        self.defrag = Defragmenter(stats=self.stats)
         self._transport_tcp = {"transport": "tcp"}
 
     # -- packets ------------------------------------------------------------------------------
@@ -128,14 +128,13 @@ class Sensor:
                 return
         vihl, _tos, total, ident, frag, _ttl, proto = _IP4.unpack_from(data, off)
         ihl = (vihl & 15) * 4
-        end = off + total if total else len(data)
-        if ihl < 20 or end > len(data) or total < ihl:
-            if end > len(data) and total >= ihl >= 20:
-                stats["ip_truncated"] += 1
-                end = len(data)
-            else:
-                stats["bad_ip"] += 1
-                return
+        end = off + total if total else len(data)  # total 0: segmentation offload, rest of frame
+        if end > len(data):
+            stats["ip_truncated"] += 1
+            end = len(data)
+        if ihl < 20 or end - off < ihl:
+            stats["bad_ip"] += 1
+            return
         src = data[off + 12 : off + 16]
         dst = data[off + 16 : off + 20]
         l4 = off + ihl
@@ -182,6 +181,12 @@ class Sensor:
             self.stats["tcp_bad_header"] += 1
             return
         hit = self._lookup.get((src, sport, dst, dport))
+        if hit is not None and flags & 0x12 == 0x02:
+            old = hit[0]
+            if old.closing or old.c2s.segments or old.s2c.segments:
+                self._close(old)  # a new connection reuses the 4-tuple: start clean
+                self.stats["tcp_port_reuse"] += 1
+                hit = None
         if hit is None:
             flow = self._new_flow(src, sport, dst, dport, "tcp", flags, data, linktype)
             to_server = flow.client == src and flow.cport == sport
@@ -189,6 +194,11 @@ class Sensor:
             flow, to_server = hit
         flow.last_ns = self._ts
         half = flow.c2s if to_server else flow.s2c
+        if flags & 0x10:
+            # the ACK first: a hole it closes in the other direction was sent before this payload
+            other = flow.s2c if to_server else flow.c2s
+            if other.ooo:
+                self.reasm.acked(flow, not to_server, other, ack)
         if flags & 0x07:  # FIN, SYN, RST
             if flags & 0x02:
                 half.syn = True
@@ -214,17 +224,13 @@ class Sensor:
                 self._deliver(flow, to_server, payload)
             else:
                 self.reasm.segment(flow, to_server, half, seq, payload)
-        if flags & 0x10:
-            other = flow.s2c if to_server else flow.c2s
-            if other.ooo:
-                self.reasm.acked(flow, not to_server, other, ack)
 
     def _udp(self, data: bytes, l4: int, end: int, src: bytes, dst: bytes, linktype: int) -> None:
         if l4 + 8 > end:
             self.stats["udp_truncated"] += 1
             return
         sport, dport = _UDP.unpack_from(data, l4)
-        hit = self._lookup.get((src, sport, dst, dport))
+        hit = self._lookup.get((src, sport, dst, dport, 17))
         if hit is None:
             flow = self._new_flow(src, sport, dst, dport, "udp", 0, data, linktype)
             to_server = flow.client == src and flow.cport == sport
@@ -254,10 +260,12 @@ class Sensor:
             client_is_src = False
         else:
             client_is_src = sport >= dport
+        # TCP keys are 4-tuples, UDP keys carry the protocol number: they never collide
+        tail = () if transport == "tcp" else (17,)
         if client_is_src:
-            flow = Flow((src, sport, dst, dport), transport, src, sport, dst, dport, self._ts)
+            flow = Flow((src, sport, dst, dport, *tail), transport, src, sport, dst, dport, self._ts)
         else:
-            flow = Flow((dst, dport, src, sport), transport, dst, dport, src, sport, self._ts)
+            flow = Flow((dst, dport, src, sport, *tail), transport, dst, dport, src, sport, self._ts)
         if linktype == 1 and len(data) >= 12:
             (flow.c2s if client_is_src else flow.s2c).mac = data[6:12]
             (flow.s2c if client_is_src else flow.c2s).mac = data[0:6]
@@ -266,7 +274,7 @@ class Sensor:
             self._attach(flow, spec)
         self.flows[flow.key] = flow
         self._lookup[flow.key] = (flow, True)
-        self._lookup[(flow.server, flow.sport, flow.client, flow.cport)] = (flow, False)
+        self._lookup[(flow.server, flow.sport, flow.client, flow.cport, *flow.key[4:])] = (flow, False)
         return flow
 
     def _attach(self, flow: Flow, spec: ProtocolSpec) -> None:
@@ -318,7 +326,7 @@ class Sensor:
                 self.reasm.skip_gap(flow, to_server, half)
         self.flows.pop(flow.key, None)
         self._lookup.pop(flow.key, None)
-        self._lookup.pop((flow.server, flow.sport, flow.client, flow.cport), None)
+        self._lookup.pop((flow.server, flow.sport, flow.client, flow.cport, *flow.key[4:]), None)
 
     def finish(self) -> None:
         """End of input: flush every flow."""

@@ -97,44 +97,72 @@ class Reassembler:
             payload = payload[-d:]
             seq = nxt
             d = 0
-        if d == 0:
+        if d == 0 and not half.ooo:
             half.next_seq = (seq + len(payload)) & SEQ_MOD
             self.deliver(flow, to_server, payload)
-            if half.ooo:
-                self.drain(flow, to_server, half)
             return
-        # out of order: keep the first bytes seen for a sequence number
+        # bytes already waiting were seen first: only the parts they do not cover are new
+        self._insert(half, seq, payload)
+        if d == 0:
+            self.drain(flow, to_server, half)
+            return
         self.stats["tcp_out_of_order"] += 1
-        old = half.ooo.get(seq)
-        if old is None or len(old) < len(payload):
-            half.ooo_bytes += len(payload) - (len(old) if old else 0)
-            half.ooo[seq] = payload
         if half.ooo_bytes > MAX_OOO_BYTES or len(half.ooo) > MAX_OOO_SEGMENTS:
             self.stats["tcp_ooo_bound_hit"] += 1
             self.skip_gap(flow, to_server, half)
 
+    def _insert(self, half: Half, seq: int, payload: bytes) -> None:
+        """Add a segment to the waiting ones, keeping the bytes seen first where they overlap."""
+        ooo = half.ooo
+        nxt = half.next_seq
+        assert nxt is not None
+        start = seq_diff(seq, nxt)  # offsets relative to the next expected byte
+        end = start + len(payload)
+        pieces: list[tuple[int, int]] = []
+        cur = start
+        for s in sorted(ooo, key=lambda s: seq_diff(s, nxt)):
+            s_start = seq_diff(s, nxt)
+            if s_start >= end:
+                break
+            s_end = s_start + len(ooo[s])
+            if s_end <= cur:
+                continue
+            if s_start > cur:
+                pieces.append((cur, s_start))
+            cur = s_end
+            if cur >= end:
+                break
+        if cur < end:
+            pieces.append((cur, end))
+        if not pieces:
+            self.stats["tcp_retransmissions"] += 1
+            return
+        if len(pieces) > 1 or pieces[0] != (start, end):
+            self.stats["tcp_overlaps"] += 1
+        for a, b in pieces:
+            ooo[(nxt + a) & SEQ_MOD] = payload[a - start : b - start]
+            half.ooo_bytes += b - a
+
     def drain(self, flow: Flow, to_server: bool, half: Half) -> None:
-        """Deliver waiting segments that have become in order."""
-        while half.ooo:
+        """Deliver waiting segments that have become in order (one sort, then a walk)."""
+        ooo = half.ooo
+        start = half.next_seq
+        assert start is not None
+        for seq in sorted(ooo, key=lambda s: seq_diff(s, start)):
             nxt = half.next_seq
             assert nxt is not None
-            progressed = False
-            for seq in sorted(half.ooo, key=lambda s: seq_diff(s, nxt)):
-                d = seq_diff(seq, nxt)
-                if d > 0:
-                    break
-                payload = half.ooo.pop(seq)
-                half.ooo_bytes -= len(payload)
-                progressed = True
-                if d + len(payload) <= 0:
-                    self.stats["tcp_retransmissions"] += 1
-                    continue
-                payload = payload[-d:] if d < 0 else payload
-                half.next_seq = (nxt + len(payload)) & SEQ_MOD
-                self.deliver(flow, to_server, payload)
-                break
-            if not progressed:
+            d = seq_diff(seq, nxt)
+            if d > 0:
                 return
+            payload = ooo.pop(seq)
+            half.ooo_bytes -= len(payload)
+            if d + len(payload) <= 0:
+                self.stats["tcp_retransmissions"] += 1
+                continue
+            if d < 0:
+                payload = payload[-d:]
+            half.next_seq = (nxt + len(payload)) & SEQ_MOD
+            self.deliver(flow, to_server, payload)
 
     def skip_gap(self, flow: Flow, to_server: bool, half: Half) -> None:
         """Give up on the hole before the lowest waiting segment: count it, tell the parser."""
