@@ -1,0 +1,232 @@
+"""Service bodies that name nodes: View, Attribute and Method services (OPC 10000-4 5.8, 5.10, 5.11).
+
+| service    | request fields                                      | response fields                       |
+|------------|-----------------------------------------------------|---------------------------------------|
+| Browse     | View, RequestedMaxReferencesPerNode,                | Results: BrowseResult[] (StatusCode,  |
+|            | NodesToBrowse: BrowseDescription[] (NodeId,         | ContinuationPoint, References:        |
+|            | BrowseDirection, ReferenceTypeId, IncludeSubtypes,  | ReferenceDescription[]),              |
+|            | NodeClassMask, ResultMask)                          | DiagnosticInfos[]                     |
+| BrowseNext | ReleaseContinuationPoints, ContinuationPoints[]     | as Browse                             |
+| Read       | MaxAge, TimestampsToReturn, NodesToRead:            | Results: DataValue[],                 |
+|            | ReadValueId[] (NodeId, AttributeId, IndexRange,     | DiagnosticInfos[]                     |
+|            | DataEncoding)                                       |                                       |
+| Write      | NodesToWrite: WriteValue[] (NodeId, AttributeId,    | Results: StatusCode[],                |
+|            | IndexRange, Value: DataValue)                       | DiagnosticInfos[]                     |
+| Call       | MethodsToCall: CallMethodRequest[] (ObjectId,       | Results: CallMethodResult[] (Status,  |
+|            | MethodId, InputArguments: Variant[])                | InputArgumentResults[], ..., Outputs) |
+
+ReferenceDescription: ReferenceTypeId NodeId, IsForward Boolean, NodeId ExpandedNodeId, BrowseName
+QualifiedName, DisplayName LocalizedText, NodeClass UInt32, TypeDefinition ExpandedNodeId.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parsers.opcua.ids import ATTRIBUTES, BROWSE_DIRECTIONS, NODE_CLASSES, TIMESTAMPS_TO_RETURN, enum_text
+from parsers.opcua.types import MAX_ITEMS, Reader
+
+Fields = dict[str, Any]
+
+_MIN_BROWSE_DESCRIPTION = 17  # NodeId 2, UInt32, NodeId 2, Boolean, UInt32, UInt32
+_MIN_BROWSE_RESULT = 12  # StatusCode, ByteString, array count
+_MIN_REFERENCE = 18  # NodeId 2, Boolean, ExpandedNodeId 2, QualifiedName 6, LocalizedText 1, UInt32, 2
+_MIN_READ_VALUE_ID = 16  # NodeId 2, UInt32, String, QualifiedName 6
+_MIN_WRITE_VALUE = 11  # NodeId 2, UInt32, String, DataValue 1
+_MIN_CALL = 8  # NodeId 2, NodeId 2, array count
+_MIN_CALL_RESULT = 16  # StatusCode + three array counts
+
+
+def read_value_id(r: Reader) -> tuple[str, int, str | None]:
+    """(NodeId, AttributeId, IndexRange); DataEncoding is skipped."""
+    node = r.node_id()
+    attribute = r.u32()
+    index_range = r.string()
+    r.qualified_name()
+    return node, attribute, index_range
+
+
+def _targets(out: Fields, nodes: list[str], attributes: list[int], total: int) -> None:
+    out["nodes"] = nodes
+    out["node_count"] = total
+    out["attribute_ids"] = attributes
+    out["attributes"] = [enum_text(ATTRIBUTES, a) for a in attributes]
+
+
+def browse_request(r: Reader) -> Fields:
+    view = r.node_id()
+    r.skip(8)  # View.Timestamp
+    r.u32()  # View.ViewVersion
+    max_refs = r.u32()
+    n = r.array_length(_MIN_BROWSE_DESCRIPTION)
+    nodes: list[str] = []
+    directions: list[str] = []
+    for i in range(n):
+        node = r.node_id()
+        direction = r.u32()
+        r.skip_node_id()  # ReferenceTypeId
+        r.skip(9)  # IncludeSubtypes, NodeClassMask, ResultMask
+        if i < MAX_ITEMS:
+            nodes.append(node)
+            directions.append(enum_text(BROWSE_DIRECTIONS, direction))
+    out: Fields = {"nodes": nodes, "node_count": n, "browse_directions": directions,
+                   "requested_max_references": max_refs}
+    if view != "i=0":
+        out["view"] = view
+    return out
+
+
+def _browse_results(r: Reader) -> Fields:
+    statuses: list[int] = []
+    references: list[Fields] = []
+    total = 0
+    for i in range(r.array_length(_MIN_BROWSE_RESULT)):
+        status = r.u32()
+        r.bytestring_length()  # ContinuationPoint
+        if i < MAX_ITEMS:
+            statuses.append(status)
+        for _ in range(r.array_length(_MIN_REFERENCE)):
+            r.skip_node_id()  # ReferenceTypeId
+            r.boolean()  # IsForward
+            node = r.expanded_node_id()
+            browse_name = r.qualified_name()
+            _, display = r.localized_text()
+            node_class = r.u32()
+            type_def = r.expanded_node_id()
+            total += 1
+            if len(references) < MAX_ITEMS:
+                references.append({
+                    "node": node, "browse_name": browse_name, "display_name": display,
+                    "node_class": enum_text(NODE_CLASSES, node_class), "type_definition": type_def,
+                })
+    out: Fields = {"results": statuses, "references": references, "reference_count": total}
+    diags = r.diagnostic_infos()
+    if diags:
+        out["diagnostic_infos"] = diags
+    return out
+
+
+def browse_response(r: Reader) -> Fields:
+    return _browse_results(r)
+
+
+def browse_next_request(r: Reader) -> Fields:
+    release = r.boolean()
+    n = r.array_length(4)
+    for _ in range(n):
+        r.bytestring_length()
+    return {"release_continuation_points": release, "continuation_points": n}
+
+
+def read_request(r: Reader) -> Fields:
+    max_age = r.f64()
+    timestamps = r.u32()
+    n = r.array_length(_MIN_READ_VALUE_ID)
+    nodes: list[str] = []
+    attributes: list[int] = []
+    for i in range(n):
+        node, attribute, _ = read_value_id(r)
+        if i < MAX_ITEMS:
+            nodes.append(node)
+            attributes.append(attribute)
+    out: Fields = {"max_age": max_age, "timestamps_to_return": enum_text(TIMESTAMPS_TO_RETURN, timestamps)}
+    _targets(out, nodes, attributes, n)
+    return out
+
+
+def data_values(r: Reader) -> tuple[list[Any], list[int]]:
+    """(values, status codes) of a DataValue array; a DataValue without status is Good (0)."""
+    values: list[Any] = []
+    statuses: list[int] = []
+    for i in range(r.array_length(1)):
+        dv = r.data_value()
+        if i < MAX_ITEMS:
+            values.append(dv.get("value"))
+            statuses.append(dv.get("status_code", 0))
+    return values, statuses
+
+
+def _results_and_diags(r: Reader, out: Fields) -> Fields:
+    out["results"] = r.status_array()
+    diags = r.diagnostic_infos()
+    if diags:
+        out["diagnostic_infos"] = diags
+    return out
+
+
+def read_response(r: Reader) -> Fields:
+    values, statuses = data_values(r)
+    out: Fields = {"values": values, "results": statuses}
+    diags = r.diagnostic_infos()
+    if diags:
+        out["diagnostic_infos"] = diags
+    return out
+
+
+def write_request(r: Reader) -> Fields:
+    n = r.array_length(_MIN_WRITE_VALUE)
+    nodes: list[str] = []
+    attributes: list[int] = []
+    values: list[Any] = []
+    for i in range(n):
+        node = r.node_id()
+        attribute = r.u32()
+        r.string()  # IndexRange
+        dv = r.data_value()
+        if i < MAX_ITEMS:
+            nodes.append(node)
+            attributes.append(attribute)
+            values.append(dv.get("value"))
+    out: Fields = {}
+    _targets(out, nodes, attributes, n)
+    out["values"] = values
+    return out
+
+
+def write_response(r: Reader) -> Fields:
+    return _results_and_diags(r, {})
+
+
+def _variants(r: Reader) -> list[Any]:
+    values = []
+    for i in range(r.array_length(1)):
+        v = r.variant()
+        if i < MAX_ITEMS:
+            values.append(v)
+    return values
+
+
+def call_request(r: Reader) -> Fields:
+    n = r.array_length(_MIN_CALL)
+    calls: list[Fields] = []
+    for i in range(n):
+        obj = r.node_id()
+        method = r.node_id()
+        args = _variants(r)
+        if i < MAX_ITEMS:
+            calls.append({"object_id": obj, "method_id": method, "input_arguments": args})
+    return {
+        "calls": calls,
+        "object_ids": [c["object_id"] for c in calls],
+        "method_ids": [c["method_id"] for c in calls],
+        "nodes": [c["method_id"] for c in calls],
+        "node_count": n,
+    }
+
+
+def call_response(r: Reader) -> Fields:
+    statuses: list[int] = []
+    outputs: list[list[Any]] = []
+    for i in range(r.array_length(_MIN_CALL_RESULT)):
+        status = r.u32()
+        r.status_array()  # InputArgumentResults
+        r.diagnostic_infos()  # InputArgumentDiagnosticInfos
+        args = _variants(r)
+        if i < MAX_ITEMS:
+            statuses.append(status)
+            outputs.append(args)
+    out: Fields = {"results": statuses, "output_arguments": outputs}
+    diags = r.diagnostic_infos()
+    if diags:
+        out["diagnostic_infos"] = diags
+    return out
