@@ -24,18 +24,9 @@ class ProtocolSpec(NamedTuple):
 
 def registry() -> list[ProtocolSpec]:
     """All protocols the sensor knows, most specific signature first."""
-    import importlib
+    from parsers import modbus, opcua, s7comm
 
-    specs = []
-    for name in ("parsers.opcua", "parsers.s7comm", "parsers.modbus"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        spec = getattr(module, "SPEC", None)
-        if isinstance(spec, ProtocolSpec):
-            specs.append(spec)
-    return specs
+    return [opcua.SPEC, s7comm.SPEC, modbus.SPEC]
 
 
 __all__ = ["NEED_MORE", "NOT_PROTOCOL", "Message", "ParseError", "ProtocolSpec", "StreamParser", "registry"]

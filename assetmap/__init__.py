@@ -1,0 +1,16 @@
+"""Asset map: inventory, identity, roles, communication graph, zones and exposure.
+
+Fed by protocol events (``AssetMap.observe``); read out as assets, a networkx graph, exposure
+findings and matched advisories. Layers, one module each:
+
+- ``store``: bounded host records and edges (per event); ``identity``: claims read from events;
+  ``ops``: read / write / control classification; ``evidence``: values with confidence and ids;
+- ``snapshot``: records folded into assets, ``roles`` and Purdue levels, ``exposure`` findings;
+- data: ``site`` (CIDR zones), ``fingerprints``, ``advisories`` and ``versions``, ``vendors``, ``oui``.
+"""
+
+from assetmap.advisories import AdvisoryStore
+from assetmap.inventory import AssetMap
+from assetmap.site import Site
+
+__all__ = ["AdvisoryStore", "AssetMap", "Site"]

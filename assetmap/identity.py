@@ -1,0 +1,165 @@
+"""Identity claims read from protocol evidence in one event.
+
+Each claim is ``(who, attribute, value, confidence)``; ``who`` is ``"server"`` (the flow's server,
+for facts only a server reports: Modbus FC 43 objects, S7 SZL records), ``"src"`` (the sender
+describing itself: OPC UA application descriptions) or ``"dst"`` (the receiver: an OPC UA session
+activated at the server with an anonymous token).
+
+| source | attributes (identity keys are the protocol's own field names) | confidence |
+|---|---|---|
+| Modbus FC 43/14 response ``modbus.device_id.*`` | vendor, product_code, revision, vendor_url, product_name, model_name, user_application_name | 0.9 |
+| S7 SZL response ``s7comm.identity.*`` | order_number, module_name, module_type_name, serial_number, system_name, plant_id, copyright, firmware_version, hardware_version, protection_level, cpu_mode | 0.95 |
+| OPC UA application description (GetEndpoints/CreateSession; client's own in CreateSession request) | application_name, application_uri, product_uri | 0.85 |
+| OPC UA certificate subject, where the sensor extracts it | certificate_subject | 0.85 |
+| OPC UA endpoints offered | opcua_endpoint_url, opcua_security_mode, opcua_security_policy, opcua_user_token | 0.9 |
+| OPC UA ActivateSession request | opcua_session_token (at the server) | 0.7 |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from icssa.events import get
+
+Claim = tuple[str, str, Any, float]
+
+_MODBUS_DEVICE_ID = {
+    "vendor_name": "vendor",
+    "product_code": "product_code",
+    "revision": "revision",
+    "vendor_url": "vendor_url",
+    "product_name": "product_name",
+    "model_name": "model_name",
+    "user_application_name": "user_application_name",
+}
+_S7_IDENTITY = {
+    "order_number": "order_number",
+    "module_name": "module_name",
+    "module_type_name": "module_type_name",
+    "serial_number": "serial_number",
+    "system_name": "system_name",
+    "plant_id": "plant_id",
+    "copyright": "copyright",
+    "firmware_version": "firmware_version",
+    "hardware_version": "hardware_version",
+    "protection_level": "protection_level",
+    "mode": "cpu_mode",
+}
+_OPCUA_APP = ("application_name", "application_uri", "product_uri")
+_OPCUA_CERT = (
+    "opcua.certificate_subject",
+    "opcua.server_certificate_subject",
+    "opcua.client_certificate_subject",
+    "opcua.sender_certificate_subject",
+)
+# services whose application descriptions describe *other* servers (discovery results)
+_OPCUA_FOREIGN = frozenset({"find_servers", "find_servers_on_network"})
+_SECURITY_MODES = {0: "Invalid", 1: "None", 2: "Sign", 3: "SignAndEncrypt"}
+_TOKEN_TYPES = {0: "anonymous", 1: "username", 2: "x509", 3: "issued"}
+
+
+def clean(value: Any) -> Any:
+    """Strings stripped of NULs and blanks (None when empty); ints and floats as they are."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.replace("\x00", "").strip()
+        return text or None
+    if isinstance(value, int | float):
+        return value
+    return None
+
+
+def security_mode(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _SECURITY_MODES.get(value, f"unknown_{value}")
+    text = clean(value)
+    return text if isinstance(text, str) else None
+
+
+def token_type(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        value = value.get("token_type", value.get("type"))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _TOKEN_TYPES.get(value, f"unknown_{value}")
+    text = clean(value)
+    return text.lower() if isinstance(text, str) else None
+
+
+def _modbus(event: Mapping[str, Any]) -> list[Claim]:
+    out: list[Claim] = []
+    for field, attr in _MODBUS_DEVICE_ID.items():
+        value = clean(get(event, f"modbus.device_id.{field}"))
+        if value is not None:
+            out.append(("server", attr, value, 0.9))
+    return out
+
+
+def _s7(event: Mapping[str, Any]) -> list[Claim]:
+    out: list[Claim] = []
+    for field, attr in _S7_IDENTITY.items():
+        value = clean(get(event, f"s7comm.identity.{field}"))
+        if value is not None:
+            out.append(("server", attr, value, 0.95))
+    return out
+
+
+def _endpoint_claims(endpoint: Mapping[str, Any], out: list[Claim]) -> None:
+    for attr in _OPCUA_APP:
+        value = clean(endpoint.get(attr))
+        if value is not None:
+            out.append(("src", attr, value, 0.85))
+    url = clean(endpoint.get("endpoint_url"))
+    if isinstance(url, str):
+        out.append(("src", "opcua_endpoint_url", url, 0.9))
+    mode = security_mode(endpoint.get("security_mode"))
+    if mode is not None:
+        out.append(("src", "opcua_security_mode", mode, 0.9))
+    policy = clean(endpoint.get("security_policy"))
+    if isinstance(policy, str):
+        out.append(("src", "opcua_security_policy", policy, 0.9))
+    tokens = endpoint.get("user_token_types")
+    if isinstance(tokens, list | tuple):
+        for tok in tokens:
+            name = token_type(tok)
+            if name is not None:
+                out.append(("src", "opcua_user_token", name, 0.9))
+
+
+def _opcua(event: Mapping[str, Any], action: str, is_response: bool) -> list[Claim]:
+    out: list[Claim] = []
+    if action in _OPCUA_FOREIGN:
+        return out
+    for attr in _OPCUA_APP:
+        value = clean(get(event, f"opcua.{attr}"))
+        if value is not None:
+            out.append(("src", attr, value, 0.85))
+    for dotted in _OPCUA_CERT:
+        value = clean(get(event, dotted))
+        if value is not None:
+            out.append(("src", "certificate_subject", value, 0.85))
+    if is_response:
+        endpoints = get(event, "opcua.endpoints")
+        if isinstance(endpoints, list):
+            for endpoint in endpoints[:64]:
+                if isinstance(endpoint, Mapping):
+                    _endpoint_claims(endpoint, out)
+    elif action == "activate_session":
+        name = token_type(get(event, "opcua.identity_token_type"))
+        if name is not None:
+            out.append(("dst", "opcua_session_token", name, 0.7))
+    return out
+
+
+def claims(event: Mapping[str, Any], dataset: str, action: str, is_response: bool) -> list[Claim]:
+    """Identity claims in `event` (empty for events that carry none)."""
+    if dataset == "modbus":
+        if action == "read_device_identification" and is_response:
+            return _modbus(event)
+        return []
+    if dataset == "s7comm":
+        return _s7(event) if is_response else []
+    if dataset == "opcua":
+        return _opcua(event, action, is_response)
+    return []
