@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from icssa.pipeline import CAPTURE_SUFFIXES, Summary, expand, replay
+from icssa.pipeline import CAPTURE_SUFFIXES, Analytics, Summary, expand, replay
 
 app = typer.Typer(
     name="icssa",
@@ -59,6 +59,17 @@ def replay_cmd(
     observer: Annotated[str, typer.Option(help="Sensor name written to observer.name.")] = "replay",
     organization: Annotated[str, typer.Option("--org", help="Tenant written to organization.id.")] = "default",
     bus: Annotated[str, typer.Option(help="Event bus: memory (offline replay).")] = "memory",
+    site: Annotated[
+        Path | None,
+        typer.Option(help="Site file (YAML): CIDRs -> named zones and Purdue levels, for exposure findings."),
+    ] = None,
+    advisories: Annotated[
+        list[Path] | None,
+        typer.Option(help="Advisory files or folders (YAML) to match against the inventory; default: the bundled set."),
+    ] = None,
+    events_only: Annotated[
+        bool, typer.Option("--events-only", help="Write events only: skip the asset map and correlation.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar (default: on a terminal).")] = sys.stderr.isatty(),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
@@ -74,6 +85,7 @@ def replay_cmd(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a folder")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    analytics = _analytics(site, advisories, not events_only)
     if progress:
         with Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -84,15 +96,32 @@ def replay_cmd(
                 task = bar.add_task(path.name, total=path.stat().st_size)
                 return (lambda done: bar.update(task, completed=done)), (lambda: bar.remove_task(task))
 
-            summary = replay(files, out_dir, observer=observer, organization=organization, progress_factory=factory)
+            summary = replay(
+                files, out_dir, observer=observer, organization=organization, analytics=analytics,
+                progress_factory=factory,
+            )
     else:
-        summary = replay(files, out_dir, observer=observer, organization=organization)
+        summary = replay(files, out_dir, observer=observer, organization=organization, analytics=analytics)
     if not quiet:
         _print_summary(summary, out_dir)
     if summary.errors:
         for line in summary.errors:
             err.print(f"icssa: error: {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+
+
+def _analytics(site: Path | None, advisories: list[Path] | None, enabled: bool) -> Analytics:
+    """Load the optional data files; a bad file is one line and exit code 2."""
+    from assetmap import AdvisoryStore, Site
+
+    try:
+        return Analytics(
+            site=Site.load(site) if site else None,
+            advisories=AdvisoryStore.load(advisories) if advisories else None,
+            enabled=enabled,
+        )
+    except (OSError, ValueError) as exc:
+        raise BadInput(str(exc).splitlines()[0]) from exc
 
 
 def _print_summary(s: Summary, out_dir: Path) -> None:

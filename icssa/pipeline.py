@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assetmap import AdvisoryStore, AssetMap, Site
 from icssa.events import Event
 from icssa.sinks import JsonLines, write_json
 from sensors.capture import CaptureError, open_capture
@@ -120,20 +121,47 @@ def replay_events(
         yield from events
 
 
+@dataclass
+class Analytics:
+    """What runs on the event stream besides writing it: the asset map (and correlation)."""
+
+    site: Site | None = None
+    advisories: AdvisoryStore | None = None
+    enabled: bool = True
+
+    def asset_map(self) -> AssetMap | None:
+        if not self.enabled:
+            return None
+        advisories = self.advisories if self.advisories is not None else AdvisoryStore.bundled()
+        return AssetMap(site=self.site, advisories=advisories)
+
+
+EMPTY_GRAPH = {"directed": True, "multigraph": False, "graph": {}, "nodes": [], "edges": []}
+
+
 def replay(
     paths: Sequence[Path],
     out_dir: Path,
     *,
     observer: str = "replay",
     organization: str = "default",
+    analytics: Analytics | None = None,
     progress_factory: Callable[[Path], tuple[Progress, Callable[[], None]]] | None = None,
 ) -> Summary:
     """Run the whole offline pipeline and write events, alerts, assets and graph to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = Summary()
     started = time.perf_counter()
+    amap = (analytics or Analytics()).asset_map()
     with JsonLines(out_dir / "events.jsonl") as events_out, JsonLines(out_dir / "alerts.jsonl") as alerts_out:
-        emit = events_out.write
+        if amap is None:
+            emit = events_out.write
+        else:
+            write, observe = events_out.write, amap.observe
+
+            def emit(event: Event) -> None:
+                write(event)
+                observe(event)
 
         for path in expand(paths):
             summary.files += 1
@@ -149,7 +177,9 @@ def replay(
             summary.add(sensor)
         summary.events = events_out.count
         summary.alerts = alerts_out.count
-    write_json(out_dir / "assets.json", {"assets": []})
-    write_json(out_dir / "graph.json", {"directed": True, "multigraph": False, "graph": {}, "nodes": [], "edges": []})
+    assets = amap.assets() if amap is not None else []
+    summary.assets = len(assets)
+    write_json(out_dir / "assets.json", {"assets": assets})
+    write_json(out_dir / "graph.json", amap.graph_node_link() if amap is not None else EMPTY_GRAPH)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import PCAPS, SHARED_PCAPS, replay, tshark_fields, zeek_log
+from refs import PCAPS, SHARED_PCAPS, replay, tshark_fields, zeek_log
 
 MODBUS_CAPTURES = sorted(PCAPS.glob("modbus*.pcap")) + sorted((SHARED_PCAPS / "icsnpp-modbus").glob("*.pcap"))
 NONSTANDARD_PORT = 5020

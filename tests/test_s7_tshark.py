@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PCAPS, SHARED_PCAPS, replay, zeek_log
+from refs import PCAPS, SHARED_PCAPS, replay, zeek_log
 
 ICSNPP = SHARED_PCAPS / "icsnpp-s7comm"
 S7_CAPTURES = sorted(PCAPS.glob("s7*.pcap")) + sorted(ICSNPP.glob("*.pcap"))

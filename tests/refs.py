@@ -1,14 +1,11 @@
-"""Shared fixtures: where the captures are, replay helpers, tshark access."""
+"""Reference tools shared by the tests: where the captures are, tshark, Zeek logs, replay."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PCAPS = ROOT.parent / "shared" / "pcaps"
@@ -32,11 +29,6 @@ def tshark_fields(
 def load_events(out_dir: Path) -> list[dict]:
     with open(out_dir / "events.jsonl") as fh:
         return [json.loads(line) for line in fh]
-
-
-@pytest.fixture
-def replay_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "out"
 
 
 def zeek_log(path: Path) -> list[dict[str, str]]:
