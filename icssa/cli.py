@@ -67,6 +67,9 @@ def replay_cmd(
         list[Path] | None,
         typer.Option(help="Advisory files or folders (YAML) to match against the inventory; default: the bundled set."),
     ] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Folder of detection rules (YAML); default: the bundled rules/.")
+    ] = None,
     events_only: Annotated[
         bool, typer.Option("--events-only", help="Write events only: skip the asset map and correlation.")
     ] = False,
@@ -85,7 +88,10 @@ def replay_cmd(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir}: exists and is not a folder")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if rules is not None and not rules.is_dir():
+        raise BadInput(f"--rules {rules}: not a folder")
     analytics = _analytics(site, advisories, not events_only)
+    analytics.rules = rules
     if progress:
         with Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -108,6 +114,25 @@ def replay_cmd(
         for line in summary.errors:
             err.print(f"icssa: error: {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+
+
+def _print_alerts(out_dir: Path) -> None:
+    from collections import Counter
+
+    from icssa.events import get
+    from icssa.sinks import read_jsonl
+
+    alerts = read_jsonl(out_dir / "alerts.jsonl")
+    table = Table(title="alerts by rule", show_edge=False)
+    for col, kw in (("severity", {"justify": "right"}), ("rule", {}), ("ATT&CK for ICS", {}), ("alerts", {"justify": "right"})):
+        table.add_column(col, **kw)  # type: ignore[arg-type]
+    rows: Counter[tuple[int, str, str]] = Counter()
+    for a in alerts:
+        techniques = get(a, "threat.technique.id") or []
+        rows[(int(get(a, "event.severity") or 0), str(get(a, "rule.name")), ", ".join(techniques))] += 1
+    for (severity, name, techniques), n in sorted(rows.items(), key=lambda kv: (-kv[0][0], kv[0][1])):
+        table.add_row(str(severity), name, techniques, str(n))
+    out.print(table)
 
 
 def _analytics(site: Path | None, advisories: list[Path] | None, enabled: bool) -> Analytics:
@@ -137,6 +162,10 @@ def _print_summary(s: Summary, out_dir: Path) -> None:
         table.add_row(dataset, action, f"{n:,}")
     if s.actions:
         out.print(table)
+    if s.alerts:
+        _print_alerts(out_dir)
+    for line in s.rule_errors:
+        err.print(f"icssa: warning: rule not loaded: {line}", highlight=False, soft_wrap=True)
     if s.parse_errors:
         errors = Table(title="parse errors", show_edge=False)
         errors.add_column("protocol")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assetmap import AdvisoryStore, AssetMap, Site
+from correlation import Engine
 from icssa.events import Event
 from icssa.sinks import JsonLines, write_json
 from sensors.capture import CaptureError, open_capture
@@ -57,6 +58,7 @@ class Summary:
     parse_errors: Counter[tuple[str, str]] = field(default_factory=Counter)
     sensor: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    rule_errors: list[str] = field(default_factory=list)
 
     def add(self, sensor: Sensor) -> None:
         self.packets += sensor.stats["packets"]
@@ -127,6 +129,7 @@ class Analytics:
 
     site: Site | None = None
     advisories: AdvisoryStore | None = None
+    rules: Path | None = None  # a rules folder; None = the bundled rules/
     enabled: bool = True
 
     def asset_map(self) -> AssetMap | None:
@@ -134,6 +137,9 @@ class Analytics:
             return None
         advisories = self.advisories if self.advisories is not None else AdvisoryStore.bundled()
         return AssetMap(site=self.site, advisories=advisories)
+
+    def engine(self, asset_map: AssetMap | None) -> Engine | None:
+        return Engine.from_directory(self.rules, context=asset_map) if self.enabled else None
 
 
 EMPTY_GRAPH = {"directed": True, "multigraph": False, "graph": {}, "nodes": [], "edges": []}
@@ -152,16 +158,22 @@ def replay(
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = Summary()
     started = time.perf_counter()
-    amap = (analytics or Analytics()).asset_map()
+    analytics = analytics or Analytics()
+    amap = analytics.asset_map()
+    engine = analytics.engine(amap)
+    if engine is not None:
+        summary.rule_errors = [f"{e.file}:{e.line}: {e.message}" for e in engine.load_errors]
     with JsonLines(out_dir / "events.jsonl") as events_out, JsonLines(out_dir / "alerts.jsonl") as alerts_out:
-        if amap is None:
+        if amap is None or engine is None:
             emit = events_out.write
         else:
-            write, observe = events_out.write, amap.observe
+            write, observe, process, write_alert = events_out.write, amap.observe, engine.process, alerts_out.write
 
             def emit(event: Event) -> None:
                 write(event)
                 observe(event)
+                for alert in process(event):
+                    write_alert(alert)
 
         for path in expand(paths):
             summary.files += 1
@@ -175,6 +187,9 @@ def replay(
             if error:
                 summary.errors.append(error)
             summary.add(sensor)
+        if engine is not None:
+            for alert in engine.flush():
+                alerts_out.write(alert)
         summary.events = events_out.count
         summary.alerts = alerts_out.count
     assets = amap.assets() if amap is not None else []

@@ -32,6 +32,7 @@ _TCP = struct.Struct("!HHIIBB")
 _UDP = struct.Struct("!HH")
 _IP4 = struct.Struct("!BBHHHBB")
 
+MAX_ERROR_EVENTS_PER_FLOW = 16  # beyond this a flow's parse errors are only counted
 MAX_PROBES = 4  # payload segments per flow tried against the signatures before giving up
 FLOW_TIMEOUT_NS = 600 * 1_000_000_000
 CLOSED_TIMEOUT_NS = 30 * 1_000_000_000
@@ -352,6 +353,7 @@ class Sensor:
             self._events(flow, msgs)
 
     def _count_errors(self, flow: Flow, parser: StreamParser) -> None:
+        """Count and log parse errors; the first few of each flow also become events."""
         for err in parser.errors:
             key = (parser.dataset or flow.proto, err.reason)
             if not self.parse_errors[key]:
@@ -361,6 +363,10 @@ class Sensor:
                     self._text(flow.server), flow.sport,
                 )
             self.parse_errors[key] += 1
+            if flow.error_events < MAX_ERROR_EVENTS_PER_FLOW:
+                flow.error_events += 1
+                fields = {"protocol": key[0], "reason": err.reason, "detail": err.detail[:200]}
+                self._events(flow, [Message("icssa", "parse_error", fields, True)])
         parser.errors.clear()
 
     def _text(self, addr: bytes) -> str:

@@ -51,6 +51,7 @@ class Flow:
     __slots__ = (
         "key", "transport", "client", "server", "cport", "sport", "c2s", "s2c", "parser", "proto",
         "probes", "first_ns", "last_ns", "closed", "env", "community_id", "msg_count", "closing",
+        "error_events",
     )
 
     def __init__(
@@ -75,6 +76,7 @@ class Flow:
         self.env: list[tuple[dict, dict, dict] | None] = [None, None]
         self.community_id = ""
         self.msg_count = 0
+        self.error_events = 0  # parse-error events emitted for this flow
 
 
 class Reassembler:

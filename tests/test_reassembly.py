@@ -136,7 +136,8 @@ def run(frames: list[bytes], *, times: list[int] | None = None, **kw: Any) -> tu
     for i, frame in enumerate(frames):
         sensor.packet(times[i] if times else T0 + i * MS, 1, frame)
     sensor.finish()
-    return [summary(e) for e in events], sensor
+    sensor.notices = [e for e in events if e["event"]["dataset"] == "icssa"]  # type: ignore[attr-defined]
+    return [summary(e) for e in events if e["event"]["dataset"] == "modbus"], sensor
 
 
 def summary(e: dict) -> tuple:
@@ -516,3 +517,8 @@ def test_garbage_on_port_502_is_counted_and_the_flow_recovers() -> None:
     msgs, sensor = run(frames)
     assert msgs == [M_HR, M_HR_RSP]
     assert sensor.parse_errors[("modbus", "not_protocol")] >= 1
+    # each counted error of the flow (up to a bound) is also an event, client -> server
+    notices = sensor.notices  # type: ignore[attr-defined]
+    assert notices and {n["event"]["action"] for n in notices} == {"parse_error"}
+    assert {n["icssa"]["reason"] for n in notices} == {"not_protocol"}
+    assert notices[0]["destination"]["port"] == 502
