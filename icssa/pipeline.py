@@ -164,16 +164,19 @@ def replay(
     if engine is not None:
         summary.rule_errors = [f"{e.file}:{e.line}: {e.message}" for e in engine.load_errors]
     with JsonLines(out_dir / "events.jsonl") as events_out, JsonLines(out_dir / "alerts.jsonl") as alerts_out:
+        emit: Callable[[Event], None]
         if amap is None or engine is None:
             emit = events_out.write
         else:
             write, observe, process, write_alert = events_out.write, amap.observe, engine.process, alerts_out.write
 
-            def emit(event: Event) -> None:
+            def emit_all(event: Event) -> None:
                 write(event)
                 observe(event)
                 for alert in process(event):
                     write_alert(alert)
+
+            emit = emit_all
 
         for path in expand(paths):
             summary.files += 1

@@ -21,12 +21,15 @@ QualifiedName, DisplayName LocalizedText, NodeClass UInt32, TypeDefinition Expan
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from parsers.opcua.ids import ATTRIBUTES, BROWSE_DIRECTIONS, NODE_CLASSES, TIMESTAMPS_TO_RETURN, enum_text
 from parsers.opcua.types import MAX_ITEMS, Reader
 
 Fields = dict[str, Any]
+
+_U32 = struct.Struct("<I")
 
 _MIN_BROWSE_DESCRIPTION = 17  # NodeId 2, UInt32, NodeId 2, Boolean, UInt32, UInt32
 _MIN_BROWSE_RESULT = 12  # StatusCode, ByteString, array count
@@ -61,14 +64,21 @@ def browse_request(r: Reader) -> Fields:
     n = r.array_length(_MIN_BROWSE_DESCRIPTION)
     nodes: list[str] = []
     directions: list[str] = []
+    buf = r.buf
+    end = r.end
     for i in range(n):
         node = r.node_id()
-        direction = r.u32()
-        r.skip_node_id()  # ReferenceTypeId
-        r.skip(9)  # IncludeSubtypes, NodeClassMask, ResultMask
+        p = r.pos
+        if p + 15 <= end and buf[p + 4] == 0:  # two-byte ReferenceTypeId: one bounds check
+            direction = _U32.unpack_from(buf, p)[0]
+            r.pos = p + 15
+        else:
+            direction = r.u32()
+            r.skip_node_id()  # ReferenceTypeId
+            r.skip(9)  # IncludeSubtypes, NodeClassMask, ResultMask
         if i < MAX_ITEMS:
             nodes.append(node)
-            directions.append(enum_text(BROWSE_DIRECTIONS, direction))
+            directions.append(BROWSE_DIRECTIONS.get(direction) or str(direction))
     out: Fields = {"nodes": nodes, "node_count": n, "browse_directions": directions,
                    "requested_max_references": max_refs}
     if view != "i=0":
@@ -80,24 +90,45 @@ def _browse_results(r: Reader) -> Fields:
     statuses: list[int] = []
     references: list[Fields] = []
     total = 0
+    buf = r.buf
+    end = r.end
+    node_id = r.node_id
     for i in range(r.array_length(_MIN_BROWSE_RESULT)):
         status = r.u32()
         r.bytestring_length()  # ContinuationPoint
         if i < MAX_ITEMS:
             statuses.append(status)
         for _ in range(r.array_length(_MIN_REFERENCE)):
-            r.skip_node_id()  # ReferenceTypeId
-            r.boolean()  # IsForward
-            node = r.expanded_node_id()
+            # fast paths (same result, same errors): two-byte ReferenceTypeId, NodeIds without the
+            # expanded flags, DisplayName with text only
+            p = r.pos
+            if p + 4 <= end and buf[p] == 0 and not buf[p + 3] & 0xC0:
+                r.pos = p + 3  # ReferenceTypeId, IsForward
+                node = node_id()
+            else:
+                r.skip_node_id()  # ReferenceTypeId
+                r.boolean()  # IsForward
+                node = r.expanded_node_id()
             browse_name = r.qualified_name()
-            _, display = r.localized_text()
-            node_class = r.u32()
-            type_def = r.expanded_node_id()
+            p = r.pos
+            if p < end and buf[p] == 2:
+                r.pos = p + 1
+                display = r.string()
+            else:
+                _, display = r.localized_text()
+            p = r.pos
+            if p + 5 <= end and not buf[p + 4] & 0xC0:
+                node_class = _U32.unpack_from(buf, p)[0]
+                r.pos = p + 4
+                type_def = node_id()
+            else:
+                node_class = r.u32()
+                type_def = r.expanded_node_id()
             total += 1
             if len(references) < MAX_ITEMS:
                 references.append({
                     "node": node, "browse_name": browse_name, "display_name": display,
-                    "node_class": enum_text(NODE_CLASSES, node_class), "type_definition": type_def,
+                    "node_class": NODE_CLASSES.get(node_class) or str(node_class), "type_definition": type_def,
                 })
     out: Fields = {"results": statuses, "references": references, "reference_count": total}
     diags = r.diagnostic_infos()
@@ -139,10 +170,10 @@ def data_values(r: Reader) -> tuple[list[Any], list[int]]:
     values: list[Any] = []
     statuses: list[int] = []
     for i in range(r.array_length(1)):
-        dv = r.data_value()
+        value, status = r.value_and_status()
         if i < MAX_ITEMS:
-            values.append(dv.get("value"))
-            statuses.append(dv.get("status_code", 0))
+            values.append(value)
+            statuses.append(status)
     return values, statuses
 
 
@@ -172,11 +203,11 @@ def write_request(r: Reader) -> Fields:
         node = r.node_id()
         attribute = r.u32()
         r.string()  # IndexRange
-        dv = r.data_value()
+        value, _ = r.value_and_status()
         if i < MAX_ITEMS:
             nodes.append(node)
             attributes.append(attribute)
-            values.append(dv.get("value"))
+            values.append(value)
     out: Fields = {}
     _targets(out, nodes, attributes, n)
     out["values"] = values

@@ -25,6 +25,7 @@ from parsers.opcua.secure import (
     MAX_CHUNKS,
     MAX_MESSAGE,
     POLICY_NONE,
+    SEQUENCE_WRAP,
     SIGNATURE_LENGTHS,
     Channel,
     Partial,
@@ -57,6 +58,9 @@ CONTEXT_KEYS = (
 _SECURE = {b"OPN": "OPN", b"MSG": "MSG", b"CLO": "CLO"}
 _SYMMETRIC = struct.Struct("<II")  # SecureChannelId, TokenId (OPN: the asymmetric header's first bytes)
 _SEQUENCE = struct.Struct("<II")  # SequenceNumber, RequestId
+#: a MSG chunk's headers in one read: type+chunk, size, channel id, token id, sequence number, request id
+_MSG_HEAD = struct.Struct("<IIIIII")
+_MSG_FINAL = int.from_bytes(b"MSGF", "little")
 _CHANNEL_ACTIONS = {"OPN": "open_secure_channel", "CLO": "close_secure_channel", "MSG": "protected_message"}
 
 
@@ -117,6 +121,17 @@ class OpcUaParser(StreamParser):
 
     # -- decoding -------------------------------------------------------------------------------
     def decode(self, buf: bytes, pos: int, end: int, to_server: bool, out: list[Message]) -> None:
+        if end - pos >= 24:
+            code, _, channel_id, token, seq, request_id = _MSG_HEAD.unpack_from(buf, pos)
+            if code == _MSG_FINAL:
+                channel = self._channels.get(channel_id)
+                # the common case: a final MSG chunk of a known channel in clear and unsigned
+                if channel is not None and channel.mode == "None" and channel.policy is not None:
+                    d = 1 if to_server else 0
+                    if request_id not in self._reasm[d].partials:
+                        self._clear_message(channel.policy, channel_id, token, seq, request_id, buf, pos, end,
+                                            d, to_server, out)
+                        return
         mtype, chunk, _ = HEADER.unpack_from(buf, pos)
         d = 1 if to_server else 0
         name = _SECURE.get(mtype)
@@ -235,6 +250,32 @@ class OpcUaParser(StreamParser):
         action = self._pair(request_id, d, fields, flags, action)
         if name == "OPN" and channel is not None:
             self._learn_channel(channel, fields, flags)
+        if flags:
+            fields["flags"] = flags
+        out.append(Message("opcua", action, fields, to_server))
+
+    def _clear_message(self, policy: str, channel_id: int, token: int, seq: int, request_id: int, buf: bytes,
+                       pos: int, end: int, d: int, to_server: bool, out: list[Message]) -> None:
+        """``_secure`` for a single-chunk MSG on a channel in mode None: same fields, fewer steps."""
+        fields: Fields = {
+            "message_type": "MSG", "secure_channel_id": channel_id, "token_id": token, "security_policy": policy,
+            "security_mode": "None", "encrypted": False, "protected": False, "sequence_number": seq,
+            "request_id": request_id,
+        }
+        flags: list[str] = []
+        if end - pos > self._chunk_limit[d]:
+            flags.append("chunk_exceeds_buffer_size")
+        last = self._last_seq[d]
+        if last is not None and (seq >= 1024 if last >= SEQUENCE_WRAP else seq != last + 1):
+            flags.append("sequence_number_jump")
+        self._last_seq[d] = seq
+        try:
+            action = decode_service(Reader(buf, pos + 24, end), fields)
+        except ParseError as exc:
+            self.error(exc.reason, exc.detail)
+            flags.append("malformed_body")
+            action = ACTIONS.get(fields.get("service_id", -1)) or "protected_message"
+        action = self._pair(request_id, d, fields, flags, action)
         if flags:
             fields["flags"] = flags
         out.append(Message("opcua", action, fields, to_server))

@@ -73,10 +73,14 @@ def plain_service_id(buf: bytes, seq_pos: int, end: int) -> int | None:
     return None
 
 
+#: past this sequence number the sender may wrap to below 1024
+SEQUENCE_WRAP = 4294966271
+
+
 def sequence_follows(prev: int, seq: int) -> bool:
     """Is ``seq`` the sequence number after ``prev``: +1, or a wrap to below 1024 once past
     4294966271 (OPC 10000-6 6.7.2.4)?"""
-    if prev >= 4294966271:
+    if prev >= SEQUENCE_WRAP:
         return seq < 1024
     return seq == prev + 1
 

@@ -24,7 +24,7 @@ from typing import Any
 from parsers.opcua import discovery, nodes, subscriptions
 from parsers.opcua.ids import ACTIONS, SERVICES, service_name
 from parsers.opcua.statuscodes import status_name
-from parsers.opcua.types import Reader
+from parsers.opcua.types import MAX_DEPTH, Reader
 
 Fields = dict[str, Any]
 Body = Callable[[Reader], Fields]
@@ -33,6 +33,15 @@ SERVICE_FAULT = 397
 
 _REQUEST_FIXED = struct.Struct("<qII")  # Timestamp, RequestHandle, ReturnDiagnostics
 _RESPONSE_FIXED = struct.Struct("<qII")  # Timestamp, RequestHandle, ServiceResult
+# the common headers in one read: after the token, Timestamp, RequestHandle, ReturnDiagnostics,
+# AuditEntryId length, TimeoutHint; Timestamp, RequestHandle, ServiceResult, DiagnosticInfo mask,
+# StringTable count, AdditionalHeader (3 bytes: two-byte NodeId 0, no body)
+_REQUEST_FAST = struct.Struct("<qIIiI")
+_RESPONSE_FAST = struct.Struct("<qIIBi3s")
+#: bytes of an AuthenticationToken NodeId by encoding, for the fixed-width encodings
+_TOKEN_WIDTH = {0: 2, 1: 4, 2: 7, 4: 19}
+#: service ids answered by the server (responses and ServiceFault)
+_RESPONSES = frozenset(sid for sid, name in SERVICES.items() if sid == SERVICE_FAULT or name.endswith("Response"))
 
 BODIES: dict[int, Body] = {
     446: discovery.open_secure_channel_request,
@@ -70,6 +79,17 @@ BODIES: dict[int, Body] = {
 
 
 def request_header(r: Reader) -> Fields:
+    buf = r.buf
+    p = r.pos
+    end = r.end
+    if p < end:  # fast path: a fixed-width token, no audit id, no additional header
+        width = _TOKEN_WIDTH.get(buf[p])
+        if width is not None and p + width + 27 <= end:
+            q = p + width
+            _, handle, _, audit_length, timeout = _REQUEST_FAST.unpack_from(buf, q)
+            if (audit_length == -1 or audit_length == 0) and buf[q + 24 : q + 27] == b"\x00\x00\x00":
+                r.pos = q + 27
+                return {"request_handle": handle, "timeout_hint": timeout}
     r.skip_node_id()  # AuthenticationToken: a session secret, never reported
     _, handle, _ = r.unpack(_REQUEST_FIXED)  # Timestamp (the event has the packet time), handle, diagnostics
     audit = r.string()
@@ -82,14 +102,20 @@ def request_header(r: Reader) -> Fields:
 
 
 def response_header(r: Reader) -> Fields:
+    p = r.pos
+    if p + 24 <= r.end and r.depth < MAX_DEPTH:  # fast path: no diagnostics, strings, additional header
+        _, handle, result, diag_mask, strings, extension = _RESPONSE_FAST.unpack_from(r.buf, p)
+        if not diag_mask and (strings == -1 or strings == 0) and extension == b"\x00\x00\x00":
+            r.pos = p + 24
+            return {"request_handle": handle, "status_code": result, "status": status_name(result)}
     _, handle, result = r.unpack(_RESPONSE_FIXED)  # Timestamp, RequestHandle, ServiceResult
     out: Fields = {"request_handle": handle, "status_code": result, "status": status_name(result)}
     diag = r.diagnostic_info()
     if diag:
         out["service_diagnostics"] = diag
-    strings = r.string_array()
-    if strings:
-        out["string_table"] = strings
+    table = r.string_array()
+    if table:
+        out["string_table"] = table
     r.extension_object()  # AdditionalHeader
     return out
 
@@ -107,7 +133,7 @@ def decode_service(r: Reader, fields: Fields) -> str:
         fields["service"] = service_name(type_id)
         return "unknown_service"
     fields["service"] = name
-    is_response = type_id == SERVICE_FAULT or name.endswith("Response")
+    is_response = type_id in _RESPONSES
     fields["is_response"] = is_response
     fields.update(response_header(r) if is_response else request_header(r))
     body = BODIES.get(type_id)

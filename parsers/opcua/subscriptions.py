@@ -157,10 +157,10 @@ def publish_response(r: Reader) -> Fields:
         if type_id == DATA_CHANGE_NOTIFICATION:
             for _ in range(body.array_length(5)):  # MonitoredItemNotification: ClientHandle, DataValue
                 handle = body.u32()
-                dv = body.data_value()
+                value, _ = body.value_and_status()
                 if len(values) < MAX_ITEMS:
                     handles.append(handle)
-                    values.append(dv.get("value"))
+                    values.append(value)
         elif type_id == EVENT_NOTIFICATION_LIST:
             events += body.array_length(8)  # EventFieldList: ClientHandle, EventFields[]
         elif type_id == STATUS_CHANGE_NOTIFICATION:

@@ -43,6 +43,10 @@ _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 _NS_U16 = struct.Struct("<BH")  # four-byte NodeId: namespace (Byte), identifier (UInt16)
 _NS_U32 = struct.Struct("<HI")  # numeric NodeId: namespace (UInt16), identifier (UInt32)
+_NS_LEN = struct.Struct("<Hi")  # string NodeId / QualifiedName: namespace (UInt16), String length
+_U32S = [struct.Struct(f"<{k}I") for k in range(MAX_ITEMS + 1)]  # StatusCode/UInt32 arrays, k values
+#: bytes of a NodeId (encoding byte included) by encoding, for the fixed-width encodings
+_NODE_WIDTH = {0: 2, 1: 4, 2: 7, 4: 19}
 
 
 def node_id_text(ns: int, kind: str, value: Any) -> str:
@@ -51,7 +55,11 @@ def node_id_text(ns: int, kind: str, value: Any) -> str:
 
 
 class Reader:
-    """A cursor over ``buf[pos:end]`` (one message body); every read checks the bound first."""
+    """A cursor over ``buf[pos:end]`` (one message body); every read checks the bound first.
+
+    Hot methods are flat (no nested calls) with fast paths for the common encodings; anything
+    unusual falls back to the general code at the same position, so results and errors are the same.
+    """
 
     __slots__ = ("buf", "pos", "end", "depth")
 
@@ -78,7 +86,11 @@ class Reader:
         return self.buf[p]
 
     def boolean(self) -> bool:
-        return self.u8() != 0
+        p = self.pos
+        if p >= self.end:
+            raise ParseError("truncated", f"1 byte at offset {p}, 0 left")
+        self.pos = p + 1
+        return self.buf[p] != 0
 
     def u16(self) -> int:
         p = self.pos
@@ -102,17 +114,33 @@ class Reader:
         return _I32.unpack_from(self.buf, p)[0]
 
     def f64(self) -> float:
-        return _F64.unpack_from(self.buf, self.take(8))[0]
+        p = self.pos
+        if p + 8 > self.end:
+            raise ParseError("truncated", f"8 bytes at offset {p}, {self.end - p} left")
+        self.pos = p + 8
+        return _F64.unpack_from(self.buf, p)[0]
 
     def unpack(self, fmt: struct.Struct) -> tuple[Any, ...]:
         """Several fixed-width fields at once."""
-        return fmt.unpack_from(self.buf, self.take(fmt.size))
+        p = self.pos
+        n = fmt.size
+        if p + n > self.end:
+            raise ParseError("truncated", f"{n} bytes at offset {p}, {self.end - p} left")
+        self.pos = p + n
+        return fmt.unpack_from(self.buf, p)
 
     def skip(self, n: int) -> None:
-        self.take(n)
+        p = self.pos
+        if p + n > self.end:
+            raise ParseError("truncated", f"{n} bytes at offset {p}, {self.end - p} left")
+        self.pos = p + n
 
     def date_time(self) -> str | None:
-        return datetime_text(_I64.unpack_from(self.buf, self.take(8))[0])
+        p = self.pos
+        if p + 8 > self.end:
+            raise ParseError("truncated", f"8 bytes at offset {p}, {self.end - p} left")
+        self.pos = p + 8
+        return datetime_text(_I64.unpack_from(self.buf, p)[0])
 
     def guid(self) -> str:
         p = self.take(16)
@@ -137,14 +165,6 @@ class Reader:
 
         ``walk``: the caller visits each element in Python, so the count is also capped at ``MAX_WALK``.
         """
-        n = self.length() if min_size == 1 else self._count(min_size)
-        if n <= 0:
-            return 0
-        if walk and n > MAX_WALK:
-            raise ParseError("array_too_long", f"{n} elements at offset {self.pos - 4}")
-        return n
-
-    def _count(self, min_size: int) -> int:
         p = self.pos
         end = self.end
         if p + 4 > end:
@@ -152,25 +172,53 @@ class Reader:
         n = _I32.unpack_from(self.buf, p)[0]
         p += 4
         self.pos = p
-        if n < -1 or n * min_size > end - p:
-            raise ParseError("bad_length", f"array count {n} at offset {p - 4}, {end - p} left")
+        if n <= 0:
+            if n < -1:
+                what = "length" if min_size == 1 else "array count"
+                raise ParseError("bad_length", f"{what} {n} at offset {p - 4}, {end - p} left")
+            return 0
+        if n * min_size > end - p:
+            what = "length" if min_size == 1 else "array count"
+            raise ParseError("bad_length", f"{what} {n} at offset {p - 4}, {end - p} left")
+        if walk and n > MAX_WALK:
+            raise ParseError("array_too_long", f"{n} elements at offset {p - 4}")
         return n
 
     def string(self) -> str | None:
-        n = self.length()
-        if n <= 0:
-            return None if n < 0 else ""
         p = self.pos
-        self.pos = p + n
+        end = self.end
+        if p + 4 > end:
+            raise ParseError("truncated", f"4 bytes at offset {p}, {end - p} left")
+        n = _I32.unpack_from(self.buf, p)[0]
+        p += 4
+        if n <= 0:
+            self.pos = p
+            if n == -1:
+                return None
+            if n == 0:
+                return ""
+            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
+        q = p + n
+        if q > end:
+            self.pos = p
+            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
+        self.pos = q
         if n <= MAX_TEXT:
-            return str(self.buf[p : p + n], "utf-8", "replace")
+            return str(self.buf[p:q], "utf-8", "replace")
         return str(self.buf[p : p + MAX_TEXT * 4], "utf-8", "replace")[:MAX_TEXT]
 
     def bytestring_length(self) -> int:
         """Skip a ByteString, returning its length (-1 for null)."""
-        n = self.length()
-        if n > 0:
-            self.pos += n
+        p = self.pos
+        end = self.end
+        if p + 4 > end:
+            raise ParseError("truncated", f"4 bytes at offset {p}, {end - p} left")
+        n = _I32.unpack_from(self.buf, p)[0]
+        p += 4
+        if n < -1 or n > end - p:
+            self.pos = p
+            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
+        self.pos = p + n if n > 0 else p
         return n
 
     def bytestring_hex(self) -> str | None:
@@ -192,12 +240,12 @@ class Reader:
 
     def u32_array(self) -> list[int]:
         n = self.array_length(4, walk=False)
+        if not n:
+            return []
         p = self.take(4 * n)
-        k = min(n, MAX_ITEMS)
-        return list(struct.unpack_from(f"<{k}I", self.buf, p)) if k else []
+        return list(_U32S[min(n, MAX_ITEMS)].unpack_from(self.buf, p))
 
-    def status_array(self) -> list[int]:
-        return self.u32_array()
+    status_array = u32_array
 
     # -- NodeId family ------------------------------------------------------------------------
     def node_id_raw(self, mask: int | None = None) -> tuple[int, str, Any]:
@@ -230,6 +278,12 @@ class Reader:
 
     def skip_node_id(self) -> None:
         """Step over a NodeId without formatting it (session tokens, reference types)."""
+        p = self.pos
+        if p < self.end:
+            width = _NODE_WIDTH.get(self.buf[p])
+            if width is not None and p + width <= self.end:
+                self.pos = p + width
+                return
         enc = self.u8()
         if enc == 0:
             self.take(1)
@@ -246,10 +300,31 @@ class Reader:
             raise ParseError("bad_encoding", f"NodeId encoding 0x{enc:02x} at offset {self.pos - 1}")
 
     def node_id(self) -> str:
+        buf = self.buf
         p = self.pos
-        if p + 2 <= self.end and self.buf[p] == 0:  # two-byte encoding, the commonest
-            self.pos = p + 2
-            return f"i={self.buf[p + 1]}"
+        end = self.end
+        if p + 2 <= end:  # fast paths: two-byte, four-byte, numeric and short string encodings
+            enc = buf[p]
+            if enc == 0:
+                self.pos = p + 2
+                return f"i={buf[p + 1]}"
+            if enc == 1:
+                if p + 4 <= end:
+                    ns, ident = _NS_U16.unpack_from(buf, p + 1)
+                    self.pos = p + 4
+                    return f"ns={ns};i={ident}" if ns else f"i={ident}"
+            elif enc == 3:
+                if p + 7 <= end:
+                    ns, n = _NS_LEN.unpack_from(buf, p + 1)
+                    q = p + 7 + n
+                    if 0 < n <= MAX_TEXT and q <= end:
+                        self.pos = q
+                        s = str(buf[p + 7 : q], "utf-8", "replace")
+                        return f"ns={ns};s={s}" if ns else f"s={s}"
+            elif enc == 2 and p + 7 <= end:
+                ns, ident = _NS_U32.unpack_from(buf, p + 1)
+                self.pos = p + 7
+                return f"ns={ns};i={ident}" if ns else f"i={ident}"
         mask = self.u8()
         if mask & 0xC0:
             raise ParseError("bad_encoding", f"NodeId encoding 0x{mask:02x} at offset {self.pos - 1}")
@@ -269,6 +344,9 @@ class Reader:
         return value if ns == 0 and kind == "i" else None
 
     def expanded_node_id(self) -> str:
+        p = self.pos
+        if p < self.end and not self.buf[p] & 0xC0:  # no NamespaceUri, no ServerIndex: a NodeId
+            return self.node_id()
         mask = self.u8()
         ns, kind, value = self.node_id_raw(mask)
         uri = self.string() if mask & 0x80 else None
@@ -277,13 +355,30 @@ class Reader:
         return f"svr={server};{text}" if server else text
 
     def qualified_name(self) -> str:
+        p = self.pos
+        end = self.end
+        if p + 6 <= end:
+            ns, n = _NS_LEN.unpack_from(self.buf, p)
+            if n <= 0:
+                if n >= -1:  # null or empty name
+                    self.pos = p + 6
+                    return f"{ns}:" if ns else ""
+            elif n <= MAX_TEXT and p + 6 + n <= end:
+                q = p + 6 + n
+                self.pos = q
+                name = str(self.buf[p + 6 : q], "utf-8", "replace")
+                return f"{ns}:{name}" if ns else name
         ns = self.u16()
         name = self.string() or ""
         return f"{ns}:{name}" if ns else name
 
     def localized_text(self) -> tuple[str | None, str | None]:
         """(locale, text)."""
-        mask = self.u8()
+        p = self.pos
+        if p >= self.end:
+            raise ParseError("truncated", f"1 byte at offset {p}, 0 left")
+        mask = self.buf[p]
+        self.pos = p + 1
         locale = self.string() if mask & 0x01 else None
         text = self.string() if mask & 0x02 else None
         return locale, text
@@ -291,6 +386,30 @@ class Reader:
     # -- structured ---------------------------------------------------------------------------
     def extension_object(self) -> tuple[int | None, str, int, int]:
         """(numeric ns0 type id or None, type id text, body start, body end); the body is skipped."""
+        buf = self.buf
+        p = self.pos
+        end = self.end
+        if p + 3 <= end:  # fast path: a two-byte or four-byte namespace-0 type id
+            mask = buf[p]
+            ident = -1
+            if mask == 0:
+                ident = buf[p + 1]
+                q = p + 2
+            elif mask == 1 and p + 5 <= end and buf[p + 1] == 0:
+                ident = _U16.unpack_from(buf, p + 2)[0]
+                q = p + 4
+            if ident >= 0:
+                enc = buf[q]
+                if enc == 0:
+                    self.pos = q + 1
+                    return ident, f"i={ident}", q + 1, q + 1
+                if (enc == 1 or enc == 2) and q + 5 <= end:
+                    n = _I32.unpack_from(buf, q + 1)[0]
+                    start = q + 5
+                    if -1 <= n <= end - start:
+                        stop = start + n if n > 0 else start
+                        self.pos = stop
+                        return ident, f"i={ident}", start, stop
         mask = self.u8()
         if mask & 0xC0:
             raise ParseError("bad_encoding", f"NodeId encoding 0x{mask:02x} at offset {self.pos - 1}")
@@ -315,18 +434,12 @@ class Reader:
         return Reader(self.buf, start, end, self.depth + 1)
 
 
-    # -- nested types (``values``) ---------------------------------------------------------------
-    def variant(self) -> Any:
-        return values.variant(self)
-
-    def data_value(self) -> dict[str, Any]:
-        return values.data_value(self)
-
-    def diagnostic_info(self) -> dict[str, Any]:
-        return values.diagnostic_info(self)
-
-    def diagnostic_infos(self) -> list[dict[str, Any]]:
-        return values.diagnostic_infos(self)
+    # -- nested types (``values``), bound as methods ---------------------------------------------
+    variant = values.variant
+    data_value = values.data_value
+    value_and_status = values.value_and_status
+    diagnostic_info = values.diagnostic_info
+    diagnostic_infos = values.diagnostic_infos
 
 
 __all__ = ["MAX_DEPTH", "MAX_HEX", "MAX_ITEMS", "MAX_TEXT", "MAX_WALK", "Reader", "datetime_text", "node_id_text"]

@@ -40,6 +40,8 @@ _FIXED: dict[int, tuple[str, int]] = {
     1: ("?", 1), 2: ("b", 1), 3: ("B", 1), 4: ("h", 2), 5: ("H", 2), 6: ("i", 4), 7: ("I", 4),
     8: ("q", 8), 9: ("Q", 8), 10: ("f", 4), 11: ("d", 8), 13: ("q", 8), 14: ("16s", 16), 19: ("I", 4),
 }
+#: one precompiled reader per fixed-width scalar type (DateTime and Guid are formatted: not here)
+_SCALARS: dict[int, struct.Struct] = {t: struct.Struct("<" + f) for t, (f, _) in _FIXED.items() if t not in (13, 14)}
 #: smallest encoding of the variable-width Variant types, to bound array counts before walking
 _MIN_SIZE: dict[int, int] = {
     12: 4, 15: 4, 16: 4, 17: 2, 18: 2, 20: 6, 21: 1, 22: 3, 23: 1, 24: 1, 25: 1,
@@ -53,20 +55,36 @@ def datetime_text(ticks: int) -> str | None:
     return (_EPOCH + timedelta(microseconds=ticks // 10)).isoformat().replace("+00:00", "Z")
 
 
-def _enter(r: Reader) -> None:
+def _enter(r: Reader) -> int:
+    """Go one level deeper and read the encoding mask byte."""
     if r.depth >= MAX_DEPTH:
         raise ParseError("too_deep", f"nesting beyond {MAX_DEPTH} at offset {r.pos}")
     r.depth += 1
+    p = r.pos
+    if p >= r.end:
+        raise ParseError("truncated", f"1 byte at offset {p}, 0 left")
+    r.pos = p + 1
+    return r.buf[p]
 
 
 def variant(r: Reader) -> Any:
-    _enter(r)
-    mask = r.u8()
+    mask = _enter(r)
     t = mask & 0x3F
     if t > 25:
         raise ParseError("bad_encoding", f"Variant type {t} at offset {r.pos - 1}")
     if not mask & 0x80:
-        value = None if t == 0 else _scalar(r, t)
+        scalar = _SCALARS.get(t)
+        if scalar is not None:  # fixed width: one read
+            p = r.pos
+            q = p + scalar.size
+            if q > r.end:
+                raise ParseError("truncated", f"{scalar.size} bytes at offset {p}, {r.end - p} left")
+            r.pos = q
+            value = scalar.unpack_from(r.buf, p)[0]
+        elif t == 12:
+            value = r.string()
+        else:
+            value = None if t == 0 else _scalar(r, t)
         r.depth -= 1
         return value
     fixed = _FIXED.get(t)
@@ -130,8 +148,7 @@ def _scalar(r: Reader, t: int) -> Any:
 
 
 def data_value(r: Reader) -> dict[str, Any]:
-    _enter(r)
-    mask = r.u8()
+    mask = _enter(r)
     out: dict[str, Any] = {}
     if mask & 0x01:
         out["value"] = variant(r)
@@ -140,19 +157,40 @@ def data_value(r: Reader) -> dict[str, Any]:
     if mask & 0x04:
         out["source_timestamp"] = r.date_time()
     if mask & 0x10:
-        r.take(2)
+        r.skip(2)
     if mask & 0x08:
         out["server_timestamp"] = r.date_time()
     if mask & 0x20:
-        r.take(2)
+        r.skip(2)
     r.depth -= 1
     return out
 
 
+def value_and_status(r: Reader) -> tuple[Any, int]:
+    """A DataValue's value (None if absent) and StatusCode (0, Good, if absent); the timestamps are
+    checked and skipped, as ``data_value`` would read them."""
+    mask = _enter(r)
+    value = variant(r) if mask & 0x01 else None
+    status = r.u32() if mask & 0x02 else 0
+    if mask & 0x3C:
+        if mask & 0x04:
+            r.skip(8)
+        if mask & 0x10:
+            r.skip(2)
+        if mask & 0x08:
+            r.skip(8)
+        if mask & 0x20:
+            r.skip(2)
+    r.depth -= 1
+    return value, status
+
+
 def diagnostic_info(r: Reader) -> dict[str, Any]:
-    _enter(r)
-    mask = r.u8()
+    mask = _enter(r)
     out: dict[str, Any] = {}
+    if not mask:
+        r.depth -= 1
+        return out
     if mask & 0x01:
         out["symbolic_id"] = r.i32()
     if mask & 0x02:
