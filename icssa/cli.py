@@ -184,6 +184,18 @@ def _print_summary(s: Summary, out_dir: Path) -> None:
     )
 
 
+def _register_commands() -> None:
+    """The distributed path (sensor, correlate) and the platform (serve) live in their packages."""
+    from api.cli import register as register_serve
+    from icssa.cli_stream import register as register_stream
+
+    register_stream(app)
+    register_serve(app)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one line and exit code 2 for bad input, no tracebacks."""
     try:
