@@ -3,9 +3,11 @@
 Fed by protocol events (``AssetMap.observe``); read out as assets, a networkx graph, exposure
 findings and matched advisories. Layers, one module each:
 
-- ``store``: bounded host records and edges (per event); ``identity``: claims read from events;
-  ``ops``: read / write / control classification; ``evidence``: values with confidence and ids;
-- ``snapshot``: records folded into assets, ``roles`` and Purdue levels, ``exposure`` findings;
+- ``store``: bounded host records and edges (per event); ``reader``: fast field, time and MAC
+  reading; ``identity``: claims read from events; ``ops``: read / write / control
+  classification; ``evidence``: values with confidence and ids;
+- ``snapshot``: records folded into assets (``grouping``), ``roles`` and Purdue levels,
+  ``exposure`` findings; ``levels``: the inferred zone of one address without a snapshot;
 - data: ``site`` (CIDR zones), ``fingerprints``, ``advisories`` and ``versions``, ``vendors``, ``oui``.
 """
 

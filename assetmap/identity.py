@@ -23,6 +23,8 @@ from typing import Any
 from icssa.events import get
 
 Claim = tuple[str, str, Any, float]
+#: the datasets whose events can carry identity (``claims`` is empty for the others)
+CLAIM_DATASETS = frozenset({"modbus", "s7comm", "opcua"})
 
 _MODBUS_DEVICE_ID = {
     "vendor_name": "vendor",
@@ -55,6 +57,12 @@ _OPCUA_CERT = (
 )
 # services whose application descriptions describe *other* servers (discovery results)
 _OPCUA_FOREIGN = frozenset({"find_servers", "find_servers_on_network"})
+#: keys of the protocol objects that the claims below read (``identity.x`` as a dotted key too)
+_S7_DOTTED = frozenset(f"identity.{field}" for field in _S7_IDENTITY)
+_S7_KEYS = _S7_DOTTED | {"identity"}
+_OPCUA_KEYS = frozenset(
+    {*_OPCUA_APP, *(path.split(".", 1)[1] for path in _OPCUA_CERT), "endpoints", "identity_token_type"}
+)
 _SECURITY_MODES = {0: "Invalid", 1: "None", 2: "Sign", 3: "SignAndEncrypt"}
 _TOKEN_TYPES = {0: "anonymous", 1: "username", 2: "x509", 3: "issued"}
 
@@ -96,10 +104,19 @@ def _modbus(event: Mapping[str, Any]) -> list[Claim]:
     return out
 
 
-def _s7(event: Mapping[str, Any]) -> list[Claim]:
+def _s7(event: Mapping[str, Any], plain: bool) -> list[Claim]:
+    sub = event.get("s7comm")
+    if plain and sub.__class__ is dict and sub.keys().isdisjoint(_S7_DOTTED):
+        # s7comm.identity.<field> is s7comm["identity"][field]: read that object once
+        ident = sub.get("identity")
+        if not isinstance(ident, Mapping):
+            return []
+        fields = [(attr, ident.get(field)) for field, attr in _S7_IDENTITY.items()]
+    else:
+        fields = [(attr, get(event, f"s7comm.identity.{field}")) for field, attr in _S7_IDENTITY.items()]
     out: list[Claim] = []
-    for field, attr in _S7_IDENTITY.items():
-        value = clean(get(event, f"s7comm.identity.{field}"))
+    for attr, raw in fields:
+        value = clean(raw) if raw is not None else None
         if value is not None:
             out.append(("server", attr, value, 0.95))
     return out
@@ -152,14 +169,30 @@ def _opcua(event: Mapping[str, Any], action: str, is_response: bool) -> list[Cla
     return out
 
 
-def claims(event: Mapping[str, Any], dataset: str, action: str, is_response: bool) -> list[Claim]:
-    """Identity claims in `event` (empty for events that carry none)."""
+def _lacks(event: Mapping[str, Any], dataset: str, keys: frozenset[str]) -> bool:
+    """True when `event` (without dotted top-level keys) has none of `keys` in its `dataset`
+    object: then every claim field reads as None and there is nothing to claim."""
+    sub = event.get(dataset)
+    if sub.__class__ is dict:
+        return sub.keys().isdisjoint(keys)
+    return not isinstance(sub, Mapping)
+
+
+def claims(
+    event: Mapping[str, Any], dataset: str, action: str, is_response: bool, *, plain: bool = False
+) -> list[Claim]:
+    """Identity claims in `event` (empty for events that carry none). ``plain`` says the event
+    has no dotted top-level keys, which lets events without identity fields leave early."""
     if dataset == "modbus":
         if action == "read_device_identification" and is_response:
             return _modbus(event)
         return []
     if dataset == "s7comm":
-        return _s7(event) if is_response else []
+        if not is_response or (plain and _lacks(event, "s7comm", _S7_KEYS)):
+            return []
+        return _s7(event, plain)
     if dataset == "opcua":
+        if plain and _lacks(event, "opcua", _OPCUA_KEYS):
+            return []
         return _opcua(event, action, is_response)
     return []

@@ -24,7 +24,7 @@ control operations).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import networkx as nx
@@ -33,7 +33,8 @@ from assetmap import roles as R
 from assetmap.advisories import AdvisoryStore
 from assetmap.evidence import Evidence
 from assetmap.fingerprints import Fingerprints
-from assetmap.site import Site, is_public, zone_info
+from assetmap.grouping import Grouper
+from assetmap.site import Site, zone_info
 from assetmap.store import MAX_EDGE_IDS, Edge, Store, Unit
 from assetmap.vendors import default_vendors
 
@@ -125,21 +126,8 @@ class AssetView:
 
 
 def _group_ids(store: Store) -> dict[tuple[str, str | None], str]:
-    routers = {mac for mac in store.macs if store.is_router(mac, is_public)}
-
-    def host_mac(unit: Unit) -> str | None:
-        return unit.mac if unit.mac is not None and unit.mac not in routers else None
-
-    out: dict[tuple[str, str | None], str] = {}
-    for key, unit in store.units.items():
-        mac = host_mac(unit)
-        if mac is None and unit.mac is None:
-            # no link layer here: the host with a MAC at this address, the latest if several
-            candidates = [u for u in store.by_ip.get(unit.ip, ()) if host_mac(u) is not None]
-            if candidates:
-                mac = max(candidates, key=lambda u: u.last_seen).mac
-        out[key] = f"mac:{mac}" if mac is not None else f"ip:{unit.ip}"
-    return out
+    grouper = Grouper(store)
+    return {key: grouper.gid(unit) for key, unit in store.units.items()}
 
 
 class Snapshot:
@@ -203,14 +191,8 @@ def build_snapshot(
         return any(r in R.CONTROLLER_ROLES for r in served.get(gid, ()))
 
     for gid, view in snap.assets.items():
-        identity = view.evidence.identity()
-        fingerprint = fingerprints.apply(identity) if identity else None
-        fp_roles: R.Roles = {}
-        if fingerprint and fingerprint.get("device_type") in R.DEVICE_TYPE_ROLES:
-            attr_ids = [i for attr in identity for i in view.evidence.ids(attr, identity[attr])][:5]
-            fp_roles[fingerprint["device_type"]] = (fingerprint["confidence"], attr_ids)
-        view.roles = R.merge(served[gid], R.client_roles(view.out_edges, is_controller), fp_roles)
-        _place(view, site)
+        identity, fingerprint = assign_roles(view, served[gid], is_controller, fingerprints)
+        place(view, site)
         view.record = _record(view, identity, fingerprint)
         if advisories is not None:
             view.record["vulnerabilities"] = advisories.match(view.record)
@@ -226,7 +208,23 @@ def build_snapshot(
     return snap
 
 
-def _place(view: AssetView, site: Site | None) -> None:
+def assign_roles(
+    view: AssetView, served: R.Roles, is_controller: Callable[[str], bool], fingerprints: Fingerprints
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Set ``view.roles`` from its server roles, its client edges and its fingerprint;
+    returns the asset's identity and fingerprint."""
+    identity = view.evidence.identity()
+    fingerprint = fingerprints.apply(identity) if identity else None
+    fp_roles: R.Roles = {}
+    if fingerprint and fingerprint.get("device_type") in R.DEVICE_TYPE_ROLES:
+        attr_ids = [i for attr in identity for i in view.evidence.ids(attr, identity[attr])][:5]
+        fp_roles[fingerprint["device_type"]] = (fingerprint["confidence"], attr_ids)
+    view.roles = R.merge(served, R.client_roles(view.out_edges, is_controller), fp_roles)
+    return identity, fingerprint
+
+
+def place(view: AssetView, site: Site | None) -> None:
+    """Zone and level of an asset: the site's (or internet's) for its address, else its roles'."""
     info = zone_info(site, view.ip)
     if info is not None:
         view.zone, view.level = info["zone"], info["level"]

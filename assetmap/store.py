@@ -20,7 +20,7 @@ from collections import OrderedDict
 from typing import Any
 
 from assetmap.evidence import Evidence
-from assetmap.roles import cyclic
+from assetmap.roles import SERVER_ROLE, cyclic
 
 UnitKey = tuple[str, str | None]  # (ip, host MAC or None)
 EdgeKey = tuple[UnitKey, UnitKey, str]  # (client, server, protocol)
@@ -31,19 +31,28 @@ MAX_PORTS = 4
 
 
 class Unit:
-    """One (IP, MAC) pair: when it was seen, its identity evidence, its protocols and edges."""
+    """One (IP, MAC) pair: when it was seen, its identity evidence, its protocols and edges.
 
-    __slots__ = ("key", "ip", "mac", "first_seen", "last_seen", "t_last", "evidence", "protocols", "edges")
+    ``seq`` orders records as the store holds them (least recently touched first); ``served``
+    counts the record's edges as the server of a controller protocol (``roles.SERVER_ROLE``)
+    with at least one response, kept by ``AssetMap.observe`` and edge eviction; ``span`` is the
+    record's [first, last] time in its MAC's ``MacInfo.ips`` (None without one).
+    """
 
-    def __init__(self, key: UnitKey, ts: str, t: float) -> None:
+    __slots__ = ("key", "ip", "mac", "first_seen", "last_seen", "evidence", "protocols", "edges",
+                 "seq", "served", "span")
+
+    def __init__(self, key: UnitKey, ts: str, seq: int = 0) -> None:
         self.key = key
         self.ip, self.mac = key
         self.first_seen = ts
         self.last_seen = ts
-        self.t_last = t
         self.evidence: Evidence | None = None
         self.protocols: tuple[str, ...] = ()
         self.edges: set[Edge] = set()
+        self.seq = seq
+        self.served = 0
+        self.span: list[float] | None = None
 
     def claim(self, attr: str, value: Any, confidence: float, event_id: str | None, ts: str) -> None:
         if self.evidence is None:
@@ -118,47 +127,63 @@ class Store:
         self.macs: dict[str, MacInfo] = {}
         self.evicted_units = 0
         self.evicted_edges = 0
+        self._seq = 0
 
     # -- records ------------------------------------------------------------------------------
     def unit(self, ip: str, mac: str | None, ts: str, t: float) -> tuple[Unit, bool]:
         """The record of (ip, mac), touched now; True when it was created by this call."""
         key = (ip, mac)
         unit = self.units.get(key)
-        created = unit is None
+        seq = self._seq = self._seq + 1
         if unit is None:
-            unit = Unit(key, ts, t)
-            self.units[key] = unit
-            self.by_ip.setdefault(ip, []).append(unit)
-            if mac is not None:
-                info = self.macs.get(mac)
-                if info is None:
-                    info = self.macs[mac] = MacInfo()
-                info.refs += 1
-            if len(self.units) > self.max_units:
-                self._evict_unit()
-        else:
+            return self._new_unit(key, ts, t, seq), True
+        if unit.seq != seq - 1:  # else it is the last record touched: already at the end
             self.units.move_to_end(key)
-            if ts > unit.last_seen:
-                unit.last_seen = ts
-                unit.t_last = t
-            elif ts < unit.first_seen:
-                unit.first_seen = ts
+        unit.seq = seq
+        if ts > unit.last_seen:
+            unit.last_seen = ts
+        elif ts < unit.first_seen:
+            unit.first_seen = ts
         if mac is not None:
-            self._mac_seen(mac, ip, t)
-        return unit, created
+            span = unit.span
+            if span is None:
+                self._mac_seen(unit, mac, t)
+            elif t > span[1]:
+                span[1] = t
+            elif t < span[0]:
+                span[0] = t
+        return unit, False
 
-    def _mac_seen(self, mac: str, ip: str, t: float) -> None:
+    def _new_unit(self, key: UnitKey, ts: str, t: float, seq: int) -> Unit:
+        ip, mac = key
+        unit = Unit(key, ts, seq)
+        self.units[key] = unit
+        self.by_ip.setdefault(ip, []).append(unit)
+        if mac is not None:
+            info = self.macs.get(mac)
+            if info is None:
+                info = self.macs[mac] = MacInfo()
+            info.refs += 1
+        if len(self.units) > self.max_units:
+            self._evict_unit()
+        if mac is not None:
+            self._mac_seen(unit, mac, t)
+        return unit
+
+    def _mac_seen(self, unit: Unit, mac: str, t: float) -> None:
+        """A record with a MAC seen at `t` whose span is not known yet."""
         info = self.macs[mac]
-        span = info.ips.get(ip)
+        span = info.ips.get(unit.ip)
         if span is None:
             if len(info.ips) >= MAX_IPS_PER_MAC:
                 info.shared = True  # far more addresses than one host has: a router
                 return
-            info.ips[ip] = [t, t]
+            span = info.ips[unit.ip] = [t, t]
         elif t > span[1]:
             span[1] = t
         elif t < span[0]:
             span[0] = t
+        unit.span = span
 
     def mark_shared(self, mac: str) -> None:
         info = self.macs.get(mac)
@@ -195,8 +220,7 @@ class Store:
             if len(self.edges) > self.max_edges:
                 _, oldest = self.edges.popitem(last=False)
                 self.evicted_edges += 1
-                oldest.client.edges.discard(oldest)
-                oldest.server.edges.discard(oldest)
+                _unlink(oldest)
         else:
             self.edges.move_to_end(key)
         return edge
@@ -204,8 +228,7 @@ class Store:
     def _drop_edge(self, edge: Edge) -> None:
         if self.edges.pop(edge.key, None) is not None:
             self.evicted_edges += 1
-        edge.client.edges.discard(edge)
-        edge.server.edges.discard(edge)
+        _unlink(edge)  # an edge of a record is always in the store: this runs once per edge
 
     # -- routers ------------------------------------------------------------------------------
     def is_router(self, mac: str, public: Any) -> bool:
@@ -220,6 +243,20 @@ class Store:
         if any(public(ip) for ip in info.ips):
             return True
         return max_overlap(list(info.ips.values())) >= 3
+
+
+def answered(edge: Edge) -> None:
+    """Count the first response on `edge` (call before ``edge.responses`` goes up)."""
+    if not edge.responses and edge.protocol in SERVER_ROLE:
+        edge.server.served += 1
+
+
+def _unlink(edge: Edge) -> None:
+    """Detach a removed edge from its records."""
+    edge.client.edges.discard(edge)
+    edge.server.edges.discard(edge)
+    if edge.responses and edge.protocol in SERVER_ROLE:
+        edge.server.served -= 1
 
 
 def max_overlap(spans: list[list[float]]) -> int:

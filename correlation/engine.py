@@ -15,6 +15,7 @@ first-seen and rate rules starts, per organization, at that organization's first
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -155,7 +156,15 @@ class Engine:
 
     def flush(self) -> list[dict[str, Any]]:
         """End of stream: close every aggregation window and return the pending alerts."""
-        self.book.flush()
+        # every open alert becomes a document here, many small containers and no cycles:
+        # collections would only walk the heap again and again while the list grows
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.book.flush()
+        finally:
+            if enabled:
+                gc.enable()
         return self.book.drain()
 
     def _dispatch(self, event: Mapping[str, Any], ev: Any, ts: Any, hits: tuple[int, ...]) -> None:

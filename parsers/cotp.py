@@ -35,6 +35,7 @@ from parsers.base import NEED_MORE, NOT_PROTOCOL, ParseError
 TPKT = struct.Struct("!BBH")
 _REFS = struct.Struct("!HHB")  # dst-ref, src-ref, class/options or reason
 _ER = struct.Struct("!HB")  # dst-ref, reject cause
+_DC = struct.Struct("!HH")  # dst-ref, src-ref
 
 #: shortest TPKT that can carry COTP: 4 (TPKT) + LI + DT code + EOT
 MIN_TPKT = 7
@@ -177,7 +178,7 @@ def decode_cotp(buf: bytes, pos: int, end: int) -> tuple[int, int, dict[str, Any
     elif ptype == DC:
         if li < 5:
             raise ParseError("bad_cotp_length", f"DC with LI {li}")
-        f["dst_ref"], f["src_ref"] = struct.unpack_from("!HH", buf, pos + 2)
+        f["dst_ref"], f["src_ref"] = _DC.unpack_from(buf, pos + 2)
         var_start = pos + 6
     elif ptype == ER:
         if li < 3:
@@ -210,13 +211,15 @@ class Reassembler:
     the one with EOT, are discarded too.
     """
 
-    __slots__ = ("_dropping", "_parts", "_size", "limit")
+    __slots__ = ("_dropping", "_parts", "_size", "limit", "pending")
 
     def __init__(self, limit: int) -> None:
         self._parts: list[bytes] = []
         self._size = 0
         self._dropping = False
         self.limit = limit
+        #: segments are held (or being discarded) for an unfinished TSDU
+        self.pending = False
 
     def add(self, data: bytes) -> bool:
         """Keep a non-final segment; False when this segment makes the TSDU exceed the bound."""
@@ -226,14 +229,17 @@ class Reassembler:
         if self._size > self.limit:
             self.reset()
             self._dropping = True
+            self.pending = True
             return False
         self._parts.append(data)
+        self.pending = True
         return True
 
     def finish(self, data: bytes) -> tuple[bytes, int]:
         """The whole TSDU ending with ``data`` and its segment count (0: the TSDU was dropped)."""
         if self._dropping:
             self._dropping = False
+            self.pending = False
             return b"", 0
         if not self._parts:
             return data, 1
@@ -243,12 +249,8 @@ class Reassembler:
         self.reset()
         return whole, count
 
-    @property
-    def pending(self) -> bool:
-        """Segments are held (or being discarded) for an unfinished TSDU."""
-        return bool(self._parts) or self._dropping
-
     def reset(self) -> None:
         self._parts = []
         self._size = 0
         self._dropping = False
+        self.pending = False

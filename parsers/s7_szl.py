@@ -38,6 +38,7 @@ from parsers.s7_names import CPU_MODES, MODE_SELECTOR
 
 _HDR = struct.Struct("!HHHH")
 _U16 = struct.Struct("!H")
+_HH = struct.Struct("!HH")
 _CP = struct.Struct("!HHHII")
 _PROT = struct.Struct("!HHHHHH")
 
@@ -113,7 +114,7 @@ def _component_ident(records: list[bytes], ident: dict[str, Any], flags: list[st
             index = COMPONENT_ORDER[pos]
             missing = True
         if index == 9 and len(rec) >= 8:
-            ident["manufacturer_id"], ident["profile_id"] = struct.unpack_from("!HH", rec, 2)
+            ident["manufacturer_id"], ident["profile_id"] = _HH.unpack_from(rec, 2)
             continue
         key = COMPONENT_KEYS.get(index)
         if key is not None:
@@ -142,7 +143,7 @@ def szl_response(buf: bytes, pos: int, end: int, f: dict[str, Any], flags: list[
     if end - pos < 4:
         flags.append("truncated_szl")
         return
-    szl_id, index = struct.unpack_from("!HH", buf, pos)
+    szl_id, index = _HH.unpack_from(buf, pos)
     f["szl_id"] = szl_id
     f["szl_index"] = index
     if end - pos < 8:
@@ -206,4 +207,4 @@ def szl_request(buf: bytes, pos: int, end: int, f: dict[str, Any], flags: list[s
         if end > pos:
             flags.append("truncated_szl")
         return
-    f["szl_id"], f["szl_index"] = struct.unpack_from("!HH", buf, pos)
+    f["szl_id"], f["szl_index"] = _HH.unpack_from(buf, pos)

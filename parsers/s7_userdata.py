@@ -26,7 +26,7 @@ import struct
 from typing import Any, NamedTuple
 
 from parsers.s7_job import block_name, data_items, var_items
-from parsers.s7_names import BLOCK_TYPES, CPU_MODES, ERROR_CODE, RETURN_CODES, USERDATA_GROUPS, USERDATA_TYPES
+from parsers.s7_names import BLOCK_TYPES, CPU_MODES, ERROR_CODE, USERDATA_GROUPS, USERDATA_TYPES
 from parsers.s7_szl import szl_request, szl_response
 
 _PARAM = struct.Struct("!BBBBBBBB")
@@ -56,28 +56,23 @@ def userdata_param(buf: bytes, p: int, p_end: int, f: dict[str, Any], flags: lis
     fn, count, spec, _plen, method, tg, sub, seq = _PARAM.unpack_from(buf, p)
     if count != 1 or spec != 0x12:
         flags.append("bad_parameter_head")
-    ud: dict[str, Any] = {"method": method}
-    dur = last = 0
-    mode_transition = fn == 0x01 or (tg & 0x3F) == 0
-    if mode_transition:
-        mode = sub
-        word, full = CPU_MODES.get(mode, ("unknown", "Unknown"))
-        ud.update(
-            group=0, group_name="Mode transition", subfunction=mode, type="push", type_code=0, sequence=seq
-        )
+    group = tg & 0x3F
+    if fn == 0x01 or group == 0:  # mode transition
+        word, full = CPU_MODES.get(sub, ("unknown", "Unknown"))
         f["mode"] = word
         f["mode_name"] = full
-        f["mode_code"] = mode
-        f["userdata"] = ud
-        return UdHead(0, mode, 0, seq, 0, 0, True)
+        f["mode_code"] = sub
+        f["userdata"] = {
+            "method": method, "group": 0, "group_name": "Mode transition", "subfunction": sub, "type": "push",
+            "type_code": 0, "sequence": seq,
+        }
+        return UdHead(0, sub, 0, seq, 0, 0, True)
     utype = tg >> 6
-    group = tg & 0x3F
-    ud["type"] = USERDATA_TYPES.get(utype, "unknown")
-    ud["type_code"] = utype
-    ud["group"] = group
-    ud["group_name"] = USERDATA_GROUPS.get(group, "unknown")
-    ud["subfunction"] = sub
-    ud["sequence"] = seq
+    ud: dict[str, Any] = {
+        "method": method, "type": USERDATA_TYPES.get(utype, "unknown"), "type_code": utype, "group": group,
+        "group_name": USERDATA_GROUPS.get(group, "unknown"), "subfunction": sub, "sequence": seq,
+    }
+    dur = last = 0
     if method == 0x12:
         if p_end - p < 12:
             flags.append("truncated_parameter")
@@ -167,8 +162,3 @@ def userdata_data(
         _cyclic(sub, utype, buf, pos, end, f, flags)
     elif group == 5 and utype == 1:
         f["password_length"] = end - pos  # the (weakly encoded) password itself is never logged
-
-
-def return_code(ret: int, f: dict[str, Any]) -> None:
-    f["return_code"] = ret
-    f["return_name"] = RETURN_CODES.get(ret, "unknown")

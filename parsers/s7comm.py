@@ -43,12 +43,13 @@ from parsers.s7_names import (
     ERROR_CLASS,
     ERROR_CODE,
     FUNCTIONS,
+    RETURN_CODES,
     ROSCTR,
     USERDATA_ACTIONS,
     USERDATA_GROUP_ACTIONS,
 )
 from parsers.s7_probe import probe
-from parsers.s7_userdata import UdHead, return_code, userdata_data, userdata_param
+from parsers.s7_userdata import UdHead, userdata_data, userdata_param
 from parsers.s7comm_plus import PlusState
 
 _HDR = struct.Struct("!BBHHHH")
@@ -61,6 +62,9 @@ MAX_REASSEMBLY = 256 * 1024
 MAX_UD_FRAGMENTS = 16
 #: request fields a response inherits when it does not repeat them
 _INHERIT = ("szl_id", "szl_index", "block_type", "block_type_code", "block_number", "filename", "pi_service")
+_INHERIT_SET = frozenset(_INHERIT)
+#: userdata (group << 8 | subfunction) -> event.action
+_UD_ACTIONS = {(group << 8) | sub: action for (group, sub), action in USERDATA_ACTIONS.items()}
 _JOB_CONTEXT = ("function_code", "items", *_INHERIT)
 
 
@@ -77,16 +81,15 @@ class S7Parser(StreamParser):
         # (request sent to server?, pdu_ref) -> request context
         self._pending: dict[tuple[bool, int], dict[str, Any]] = {}
         self._pending_hit = False
-        # (group, subfunction) -> pending key of the latest userdata request, for PLCs that do
+        # group << 8 | subfunction -> pending key of the latest userdata request, for PLCs that do
         # not echo the PDU reference
-        self._ud_recent: dict[tuple[int, int], tuple[bool, int]] = {}
+        self._ud_recent: dict[int, tuple[bool, int]] = {}
         # (direction, group, subfunction, data unit ref) -> [payload parts, size]
         self._ud_frags: dict[tuple[bool, int, int, int], list[Any]] = {}
         self._plus = PlusState()
 
     # -- framing --------------------------------------------------------------------------------
-    def frame(self, buf: bytes, pos: int, end: int) -> int:
-        return tpkt_frame(buf, pos, end)
+    frame = staticmethod(tpkt_frame)
 
     def plausible(self, buf: bytes, pos: int, end: int, length: int) -> bool:
         if not plausible_cotp(buf, pos + 4, end, length - 4):
@@ -104,6 +107,16 @@ class S7Parser(StreamParser):
 
     # -- COTP -----------------------------------------------------------------------------------
     def decode(self, buf: bytes, pos: int, end: int, to_server: bool, out: list[Message]) -> None:
+        # fast path: a DT (LI 2) with EOT carrying a whole TSDU, no earlier segments held
+        if end - pos > 7 and buf[pos + 4] == 2 and buf[pos + 5] >> 4 == DT and buf[pos + 6] & 0x80:
+            if not self._cotp[1 if to_server else 0].pending:
+                proto = buf[pos + 7]
+                if proto == 0x32:
+                    self._s7(buf, pos + 7, end, to_server, out, 1)
+                    return
+                if proto == 0x72:
+                    self._plus.decode(buf, pos + 7, end, to_server, out)
+                    return
         ptype, data, cf = decode_cotp(buf, pos + 4, end)
         if cf is not None:
             out.append(Message("cotp", cf.pop("action"), cf, to_server))
@@ -215,7 +228,10 @@ class S7Parser(StreamParser):
         if p < p_end:
             self._job_body(fn, job, b, p, p_end, d_end, f, flags, req)
         if job:
-            ctx = {k: f[k] for k in _JOB_CONTEXT if k in f}
+            ctx: dict[str, Any] = {}
+            for k in _JOB_CONTEXT:  # a plain loop: cheaper than a comprehension here
+                if k in f:
+                    ctx[k] = f[k]
             self._remember((to_server, f["pdu_ref"]), ctx, flags)
         elif req is not None:
             _inherit(req, f)
@@ -271,41 +287,50 @@ class S7Parser(StreamParser):
         if head is None:
             f["is_response"] = not to_server
             return "userdata"
-        f["is_response"] = head.type == 2
-        if head.mode_transition:
+        group, sub, utype, _seq, dur, last, mode_transition = head
+        f["is_response"] = utype == 2
+        if mode_transition:
             return "mode_transition"
-        group, sub = head.group, head.subfunction
-        action = USERDATA_ACTIONS.get((group, sub)) or USERDATA_GROUP_ACTIONS.get(group, "userdata")
+        group_sub = (group << 8) | sub
+        action = _UD_ACTIONS.get(group_sub) or USERDATA_GROUP_ACTIONS.get(group, "userdata")
         if d_end - p_end >= 4:
             ret, _ts, length = _DATA_HDR.unpack_from(b, p_end)
-            return_code(ret, f)
+            f["return_code"] = ret
+            f["return_name"] = RETURN_CODES.get(ret, "unknown")
             start = p_end + 4
             stop = start + length
             if stop > d_end:
                 flags.append("truncated_data")
                 stop = d_end
-            payload = self._ud_reassemble(head, to_server, b, start, stop, f, flags)
-            if payload is not None:
-                userdata_data(head, ret, payload[0], payload[1], payload[2], f, flags)
+            if utype == 1 or (dur == 0 and last == 0):  # not fragmented
+                userdata_data(head, ret, b, start, stop, f, flags)
+            else:
+                payload = self._ud_reassemble(head, to_server, b, start, stop, f, flags)
+                if payload is not None:
+                    userdata_data(head, ret, payload[0], payload[1], payload[2], f, flags)
         elif d_end > p_end:
             flags.append("truncated_data")
         key = (to_server, f["pdu_ref"])
-        if head.type == 1:
-            ctx = {k: f[k] for k in _INHERIT if k in f}
+        if utype == 1:
+            ctx = {}
+            for k in _INHERIT:
+                if k in f:
+                    ctx[k] = f[k]
             ctx["group"] = group
             ctx["subfunction"] = sub
             self._remember(key, ctx, flags)
-            self._ud_recent[(group, sub)] = key
-            if len(self._ud_recent) > MAX_PENDING:
-                self._ud_recent.pop(next(iter(self._ud_recent)))
-        elif head.type == 2:
-            req = self._pending.pop((not to_server, f["pdu_ref"]), None)
+            recent = self._ud_recent
+            recent[group_sub] = key
+            if len(recent) > MAX_PENDING:
+                recent.pop(next(iter(recent)))
+        elif utype == 2:
+            req = self._pending.pop((not to_server, key[1]), None)
             if req is None:
-                alt = self._ud_recent.get((group, sub))
+                alt = self._ud_recent.get(group_sub)
                 if alt is not None and alt[0] != to_server:
                     req = self._pending.pop(alt, None)
             f["matched"] = req is not None
-            if req is not None and (req.get("group"), req.get("subfunction")) != (group, sub):
+            if req is not None and (req.get("group") != group or req.get("subfunction") != sub):
                 flags.append("function_code_mismatch")
             elif req is not None:
                 _inherit(req, f)
@@ -352,7 +377,8 @@ class S7Parser(StreamParser):
 
 def _inherit(req: dict[str, Any], f: dict[str, Any]) -> None:
     """Copy what the response does not repeat from its request; list the copied keys."""
-    got = [k for k in _INHERIT if k in req and k not in f]
+    # a request context holds the ``_INHERIT`` keys in ``_INHERIT`` order
+    got = [k for k in req if k in _INHERIT_SET and k not in f]
     for k in got:
         f[k] = req[k]
     if got:

@@ -25,11 +25,18 @@ import struct
 from typing import Any
 
 from parsers.opcua.ids import ATTRIBUTES, BROWSE_DIRECTIONS, NODE_CLASSES, TIMESTAMPS_TO_RETURN, enum_text
-from parsers.opcua.types import MAX_ITEMS, Reader
+from parsers.opcua.types import MAX_ITEMS, MAX_WALK, Reader
 
 Fields = dict[str, Any]
 
 _U32 = struct.Struct("<I")
+# after a two-byte null View NodeId: View Timestamp and ViewVersion, RequestedMaxReferencesPerNode,
+# NodesToBrowse count
+_BROWSE_HEAD = struct.Struct("<12sIi")
+# BrowseResult: StatusCode, ContinuationPoint length, References count
+_BROWSE_RESULT = struct.Struct("<Iii")
+# after a ReadValueId's NodeId: AttributeId, IndexRange length, DataEncoding namespace and name length
+_READ_VALUE_TAIL = struct.Struct("<IiHi")
 
 _MIN_BROWSE_DESCRIPTION = 17  # NodeId 2, UInt32, NodeId 2, Boolean, UInt32, UInt32
 _MIN_BROWSE_RESULT = 12  # StatusCode, ByteString, array count
@@ -43,6 +50,12 @@ _MIN_CALL_RESULT = 16  # StatusCode + three array counts
 def read_value_id(r: Reader) -> tuple[str, int, str | None]:
     """(NodeId, AttributeId, IndexRange); DataEncoding is skipped."""
     node = r.node_id()
+    p = r.pos
+    if p + 14 <= r.end:  # fast path: no IndexRange, no DataEncoding name, in one read
+        attribute, range_length, _, name_length = _READ_VALUE_TAIL.unpack_from(r.buf, p)
+        if -1 <= range_length <= 0 and -1 <= name_length <= 0:
+            r.pos = p + 14
+            return node, attribute, None if range_length else ""
     attribute = r.u32()
     index_range = r.string()
     r.qualified_name()
@@ -53,19 +66,28 @@ def _targets(out: Fields, nodes: list[str], attributes: list[int], total: int) -
     out["nodes"] = nodes
     out["node_count"] = total
     out["attribute_ids"] = attributes
-    out["attributes"] = [enum_text(ATTRIBUTES, a) for a in attributes]
+    out["attributes"] = [ATTRIBUTES.get(a) or str(a) for a in attributes]
 
 
 def browse_request(r: Reader) -> Fields:
-    view = r.node_id()
-    r.skip(8)  # View.Timestamp
-    r.u32()  # View.ViewVersion
-    max_refs = r.u32()
-    n = r.array_length(_MIN_BROWSE_DESCRIPTION)
-    nodes: list[str] = []
-    directions: list[str] = []
     buf = r.buf
     end = r.end
+    p = r.pos
+    fast = False
+    if p + 22 <= end and buf[p] == 0 and buf[p + 1] == 0:  # no view: the head in one read
+        _, max_refs, n = _BROWSE_HEAD.unpack_from(buf, p + 2)
+        fast = 0 <= n <= MAX_WALK and n * _MIN_BROWSE_DESCRIPTION <= end - p - 22
+    if fast:
+        view = "i=0"
+        r.pos = p + 22
+    else:
+        view = r.node_id()
+        r.skip(8)  # View.Timestamp
+        r.u32()  # View.ViewVersion
+        max_refs = r.u32()
+        n = r.array_length(_MIN_BROWSE_DESCRIPTION)
+    nodes: list[str] = []
+    directions: list[str] = []
     for i in range(n):
         node = r.node_id()
         p = r.pos
@@ -94,11 +116,20 @@ def _browse_results(r: Reader) -> Fields:
     end = r.end
     node_id = r.node_id
     for i in range(r.array_length(_MIN_BROWSE_RESULT)):
-        status = r.u32()
-        r.bytestring_length()  # ContinuationPoint
+        p = r.pos
+        fast = False
+        if p + 12 <= end:  # no ContinuationPoint: status and reference count in one read
+            status, point, n = _BROWSE_RESULT.unpack_from(buf, p)
+            fast = -1 <= point <= 0 and 0 <= n <= MAX_WALK and n * _MIN_REFERENCE <= end - p - 12
+        if fast:
+            r.pos = p + 12
+        else:
+            status = r.u32()
+            r.bytestring_length()  # ContinuationPoint
+            n = r.array_length(_MIN_REFERENCE)
         if i < MAX_ITEMS:
             statuses.append(status)
-        for _ in range(r.array_length(_MIN_REFERENCE)):
+        for _ in range(n):
             # fast paths (same result, same errors): two-byte ReferenceTypeId, NodeIds without the
             # expanded flags, DisplayName with text only
             p = r.pos

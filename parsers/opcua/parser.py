@@ -20,16 +20,16 @@ from typing import Any
 from parsers.base import Message, ParseError, StreamParser
 from parsers.opcua.ids import ACTIONS
 from parsers.opcua.secure import (
-    AES_BLOCK,
     MAX_CHANNELS,
     MAX_CHUNKS,
     MAX_MESSAGE,
     POLICY_NONE,
     SEQUENCE_WRAP,
-    SIGNATURE_LENGTHS,
     Channel,
     Partial,
     Reassembler,
+    first_service_id,
+    negotiated,
     plain_service_id,
     sequence_follows,
 )
@@ -64,17 +64,12 @@ _MSG_FINAL = int.from_bytes(b"MSGF", "little")
 _CHANNEL_ACTIONS = {"OPN": "open_secure_channel", "CLO": "close_secure_channel", "MSG": "protected_message"}
 
 
-def _cap(value: int, cap: int) -> int:
-    """A negotiated limit: 0 means no limit, so the hard cap applies."""
-    return value if 0 < value <= cap else cap
-
-
 class OpcUaParser(StreamParser):
     dataset = "opcua"
     max_message = MAX_CHUNK
 
     __slots__ = ("_client", "_limits", "_chunk_limit", "_channels", "_opening", "_reasm", "_pending",
-                 "_last_seq", "_hidden")
+                 "_last_seq", "_hidden", "_body")
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,10 +87,10 @@ class OpcUaParser(StreamParser):
         self._last_seq: list[int | None] = [None, None]
         #: encrypted intermediate chunks since the last final chunk, per direction
         self._hidden = [0, 0]
+        self._body = Reader(b"", 0, 0)
 
     # -- framing --------------------------------------------------------------------------------
-    def frame(self, buf: bytes, pos: int, end: int) -> int:
-        return header_size(buf, pos, end)
+    frame = staticmethod(header_size)
 
     def plausible(self, buf: bytes, pos: int, end: int, length: int) -> bool:
         """After a gap: the chunk must fit the negotiated buffers, a secure chunk must name a
@@ -125,13 +120,40 @@ class OpcUaParser(StreamParser):
             code, _, channel_id, token, seq, request_id = _MSG_HEAD.unpack_from(buf, pos)
             if code == _MSG_FINAL:
                 channel = self._channels.get(channel_id)
-                # the common case: a final MSG chunk of a known channel in clear and unsigned
-                if channel is not None and channel.mode == "None" and channel.policy is not None:
-                    d = 1 if to_server else 0
-                    if request_id not in self._reasm[d].partials:
-                        self._clear_message(channel.policy, channel_id, token, seq, request_id, buf, pos, end,
-                                            d, to_server, out)
-                        return
+                d = 1 if to_server else 0
+                # the common case: a final MSG chunk of a known channel in clear and unsigned, no
+                # earlier chunks: what ``_secure`` does, in fewer steps
+                if (channel is not None and channel.mode == "None" and channel.policy is not None
+                        and request_id not in self._reasm[d].partials):
+                    fields: Fields = {
+                        "message_type": "MSG", "secure_channel_id": channel_id, "token_id": token,
+                        "security_policy": channel.policy, "security_mode": "None", "encrypted": False,
+                        "protected": False, "sequence_number": seq, "request_id": request_id,
+                    }
+                    flags: list[str] = []
+                    if end - pos > self._chunk_limit[d]:
+                        flags.append("chunk_exceeds_buffer_size")
+                    last = self._last_seq[d]
+                    if last is not None and (seq >= 1024 if last >= SEQUENCE_WRAP else seq != last + 1):
+                        flags.append("sequence_number_jump")
+                    self._last_seq[d] = seq
+                    body = self._body  # one reader per connection, reset per message
+                    body.buf = buf
+                    body.pos = pos + 24
+                    body.end = end
+                    body.depth = 0
+                    try:
+                        action = decode_service(body, fields)
+                    except ParseError as exc:
+                        self.error(exc.reason, exc.detail)
+                        flags.append("malformed_body")
+                        action = ACTIONS.get(fields.get("service_id", -1)) or "protected_message"
+                    body.buf = b""
+                    action = self._pair(request_id, d, fields, flags, action)
+                    if flags:
+                        fields["flags"] = flags
+                    out.append(Message("opcua", action, fields, to_server))
+                    return
         mtype, chunk, _ = HEADER.unpack_from(buf, pos)
         d = 1 if to_server else 0
         name = _SECURE.get(mtype)
@@ -165,10 +187,12 @@ class OpcUaParser(StreamParser):
     def _negotiate(self, d: int, fields: Fields, ack: bool = False) -> None:
         """HEL (from the client) bounds what the server sends (direction ``d``), ACK what the
         client sends; each also states the peer's buffer sizes."""
-        self._limits[d] = (_cap(fields["max_message_size"], MAX_MESSAGE), _cap(fields["max_chunk_count"], MAX_CHUNKS))
-        self._chunk_limit[d] = _cap(fields["receive_buffer_size"], MAX_CHUNK)
+        self._limits[d] = (
+            negotiated(fields["max_message_size"], MAX_MESSAGE), negotiated(fields["max_chunk_count"], MAX_CHUNKS)
+        )
+        self._chunk_limit[d] = negotiated(fields["receive_buffer_size"], MAX_CHUNK)
         if not ack:
-            self._chunk_limit[1 - d] = _cap(fields["send_buffer_size"], MAX_CHUNK)
+            self._chunk_limit[1 - d] = negotiated(fields["send_buffer_size"], MAX_CHUNK)
 
     def _secure(self, name: str, chunk: str, buf: bytes, pos: int, end: int, d: int, to_server: bool,
                 out: list[Message]) -> None:
@@ -190,7 +214,10 @@ class OpcUaParser(StreamParser):
             seq_pos = pos + 16
             fields["token_id"] = token
             channel = self._channels.get(channel_id)
-            plain = self._in_clear(channel, buf, seq_pos, end)
+            if channel is None:
+                plain = plain_service_id(buf, seq_pos, end) is not None
+            else:
+                plain = channel.in_clear(buf, seq_pos, end)
             if channel is not None and channel.policy is not None:
                 fields["security_policy"] = channel.policy
         mode = channel.mode if channel is not None else None
@@ -231,7 +258,7 @@ class OpcUaParser(StreamParser):
                 self.error(problem, f"request {request_id}")
             elif problem and partial is not None:
                 fields["chunks"] = partial.chunks
-                self._emit(name, _first_service(partial.parts), fields, flags + [problem], to_server, out)
+                self._emit(name, first_service_id(partial.parts), fields, flags + [problem], to_server, out)
             return
         if request_id in reasm.partials:
             data, chunks = reasm.finish(request_id, bytes(buf[body_pos:body_end]))
@@ -250,32 +277,6 @@ class OpcUaParser(StreamParser):
         action = self._pair(request_id, d, fields, flags, action)
         if name == "OPN" and channel is not None:
             self._learn_channel(channel, fields, flags)
-        if flags:
-            fields["flags"] = flags
-        out.append(Message("opcua", action, fields, to_server))
-
-    def _clear_message(self, policy: str, channel_id: int, token: int, seq: int, request_id: int, buf: bytes,
-                       pos: int, end: int, d: int, to_server: bool, out: list[Message]) -> None:
-        """``_secure`` for a single-chunk MSG on a channel in mode None: same fields, fewer steps."""
-        fields: Fields = {
-            "message_type": "MSG", "secure_channel_id": channel_id, "token_id": token, "security_policy": policy,
-            "security_mode": "None", "encrypted": False, "protected": False, "sequence_number": seq,
-            "request_id": request_id,
-        }
-        flags: list[str] = []
-        if end - pos > self._chunk_limit[d]:
-            flags.append("chunk_exceeds_buffer_size")
-        last = self._last_seq[d]
-        if last is not None and (seq >= 1024 if last >= SEQUENCE_WRAP else seq != last + 1):
-            flags.append("sequence_number_jump")
-        self._last_seq[d] = seq
-        try:
-            action = decode_service(Reader(buf, pos + 24, end), fields)
-        except ParseError as exc:
-            self.error(exc.reason, exc.detail)
-            flags.append("malformed_body")
-            action = ACTIONS.get(fields.get("service_id", -1)) or "protected_message"
-        action = self._pair(request_id, d, fields, flags, action)
         if flags:
             fields["flags"] = flags
         out.append(Message("opcua", action, fields, to_server))
@@ -307,23 +308,6 @@ class OpcUaParser(StreamParser):
                 flags.append("security_mode_policy_mismatch")
             else:
                 channel.mode = mode
-
-    def _in_clear(self, channel: Channel | None, buf: bytes, seq_pos: int, end: int) -> bool:
-        """Is the chunk after its symmetric header in clear? Establishes the channel's mode from
-        facts when the OPN body was encrypted (see ``secure``)."""
-        if channel is None:
-            return plain_service_id(buf, seq_pos, end) is not None
-        if channel.policy == POLICY_NONE or channel.mode in ("None", "Sign"):
-            return True
-        if channel.mode == "SignAndEncrypt":
-            return False
-        aes = channel.policy in SIGNATURE_LENGTHS
-        if (aes and (end - seq_pos) % AES_BLOCK) or plain_service_id(buf, seq_pos, end) is not None:
-            channel.mode = "Sign"
-            return True
-        if aes:
-            channel.mode = "SignAndEncrypt"
-        return False
 
     def _hidden_message(self, name: str, chunk: str, channel: Channel | None, fields: Fields,
                         flags: list[str], d: int, to_server: bool, out: list[Message]) -> None:
@@ -358,7 +342,7 @@ class OpcUaParser(StreamParser):
         fields["reason"] = body.string()
         if partial is not None:
             fields["chunks"] = partial.chunks + 1
-            service = _first_service(partial.parts)
+            service = first_service_id(partial.parts)
             if service is not None:
                 fields["service_id"] = service
         if flags:
@@ -389,7 +373,10 @@ class OpcUaParser(StreamParser):
                 flags.append("pending_requests_overflow")
             if fields.get("service_id") == 452:  # CloseSecureChannel has no response
                 return action
-            ctx = {k: fields[k] for k in CONTEXT_KEYS if k in fields}
+            ctx: Fields = {}
+            for k in CONTEXT_KEYS:  # a plain loop: cheaper than a comprehension here
+                if k in fields:
+                    ctx[k] = fields[k]
             ctx["request_service"] = fields["service"]
             ctx["request_action"] = action
             pending[request_id] = ctx
@@ -404,12 +391,3 @@ class OpcUaParser(StreamParser):
             fields.setdefault(k, v)
         return request_action if fields.get("service_id") == SERVICE_FAULT else action
 
-
-def _first_service(parts: list[bytes]) -> int | None:
-    """The service encoding id at the start of a message's first chunk, if readable."""
-    if not parts:
-        return None
-    try:
-        return Reader(parts[0], 0, len(parts[0])).numeric_node_id()
-    except ParseError:
-        return None

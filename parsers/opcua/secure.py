@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import struct
 
+from parsers.base import ParseError
 from parsers.opcua.ids import SERVICES
+from parsers.opcua.types import Reader
 
 _FOUR_BYTE = struct.Struct("<BBH")  # NodeId encoding 0x01, namespace (Byte), identifier (UInt16)
 _NUMERIC = struct.Struct("<BHI")  # NodeId encoding 0x02, namespace (UInt16), identifier (UInt32)
@@ -77,6 +79,21 @@ def plain_service_id(buf: bytes, seq_pos: int, end: int) -> int | None:
 SEQUENCE_WRAP = 4294966271
 
 
+def negotiated(value: int, cap: int) -> int:
+    """A negotiated limit: 0 means no limit, so the hard cap applies."""
+    return value if 0 < value <= cap else cap
+
+
+def first_service_id(parts: list[bytes]) -> int | None:
+    """The service encoding id at the start of a message's first chunk, if readable."""
+    if not parts:
+        return None
+    try:
+        return Reader(parts[0], 0, len(parts[0])).numeric_node_id()
+    except ParseError:
+        return None
+
+
 def sequence_follows(prev: int, seq: int) -> bool:
     """Is ``seq`` the sequence number after ``prev``: +1, or a wrap to below 1024 once past
     4294966271 (OPC 10000-6 6.7.2.4)?"""
@@ -95,6 +112,21 @@ class Channel:
         self.policy = policy
         #: ``None`` / ``Sign`` / ``SignAndEncrypt``, or None while not established
         self.mode = mode
+
+    def in_clear(self, buf: bytes, seq_pos: int, end: int) -> bool:
+        """Is this channel's chunk after its symmetric header (at ``seq_pos``) in clear? Establishes
+        the mode from facts when the OPN body was encrypted (see above)."""
+        if self.policy == POLICY_NONE or self.mode in ("None", "Sign"):
+            return True
+        if self.mode == "SignAndEncrypt":
+            return False
+        aes = self.policy in SIGNATURE_LENGTHS
+        if (aes and (end - seq_pos) % AES_BLOCK) or plain_service_id(buf, seq_pos, end) is not None:
+            self.mode = "Sign"
+            return True
+        if aes:
+            self.mode = "SignAndEncrypt"
+        return False
 
     def signature_length(self) -> int | None:
         if self.policy == POLICY_NONE:

@@ -33,6 +33,7 @@ SERVICE_FAULT = 397
 
 _REQUEST_FIXED = struct.Struct("<qII")  # Timestamp, RequestHandle, ReturnDiagnostics
 _RESPONSE_FIXED = struct.Struct("<qII")  # Timestamp, RequestHandle, ServiceResult
+_U16 = struct.Struct("<H")
 # the common headers in one read: after the token, Timestamp, RequestHandle, ReturnDiagnostics,
 # AuditEntryId length, TimeoutHint; Timestamp, RequestHandle, ServiceResult, DiagnosticInfo mask,
 # StringTable count, AdditionalHeader (3 bytes: two-byte NodeId 0, no body)
@@ -78,7 +79,14 @@ BODIES: dict[int, Body] = {
 }
 
 
-def request_header(r: Reader) -> Fields:
+#: service id -> (name, is a response, body decoder or None, action), one lookup per message
+_SERVICE_INFO: dict[int, tuple[str, bool, Body | None, str]] = {
+    sid: (name, sid in _RESPONSES, BODIES.get(sid), ACTIONS[sid]) for sid, name in SERVICES.items()
+}
+
+
+def request_header(r: Reader, fields: Fields) -> None:
+    """Decode a RequestHeader into ``fields`` (nothing is added when it is malformed)."""
     buf = r.buf
     p = r.pos
     end = r.end
@@ -89,25 +97,31 @@ def request_header(r: Reader) -> Fields:
             _, handle, _, audit_length, timeout = _REQUEST_FAST.unpack_from(buf, q)
             if (audit_length == -1 or audit_length == 0) and buf[q + 24 : q + 27] == b"\x00\x00\x00":
                 r.pos = q + 27
-                return {"request_handle": handle, "timeout_hint": timeout}
+                fields["request_handle"] = handle
+                fields["timeout_hint"] = timeout
+                return
     r.skip_node_id()  # AuthenticationToken: a session secret, never reported
     _, handle, _ = r.unpack(_REQUEST_FIXED)  # Timestamp (the event has the packet time), handle, diagnostics
     audit = r.string()
     timeout = r.u32()
     r.extension_object()  # AdditionalHeader
-    out: Fields = {"request_handle": handle, "timeout_hint": timeout}
+    fields["request_handle"] = handle
+    fields["timeout_hint"] = timeout
     if audit:
-        out["audit_entry_id"] = audit
-    return out
+        fields["audit_entry_id"] = audit
 
 
-def response_header(r: Reader) -> Fields:
+def response_header(r: Reader, fields: Fields) -> None:
+    """Decode a ResponseHeader into ``fields`` (nothing is added when it is malformed)."""
     p = r.pos
     if p + 24 <= r.end and r.depth < MAX_DEPTH:  # fast path: no diagnostics, strings, additional header
         _, handle, result, diag_mask, strings, extension = _RESPONSE_FAST.unpack_from(r.buf, p)
         if not diag_mask and (strings == -1 or strings == 0) and extension == b"\x00\x00\x00":
             r.pos = p + 24
-            return {"request_handle": handle, "status_code": result, "status": status_name(result)}
+            fields["request_handle"] = handle
+            fields["status_code"] = result
+            fields["status"] = "Good" if result == 0 else status_name(result)
+            return
     _, handle, result = r.unpack(_RESPONSE_FIXED)  # Timestamp, RequestHandle, ServiceResult
     out: Fields = {"request_handle": handle, "status_code": result, "status": status_name(result)}
     diag = r.diagnostic_info()
@@ -117,29 +131,37 @@ def response_header(r: Reader) -> Fields:
     if table:
         out["string_table"] = table
     r.extension_object()  # AdditionalHeader
-    return out
+    fields.update(out)
 
 
 def decode_service(r: Reader, fields: Fields) -> str:
     """Decode the service at ``r`` into ``fields``; return the action. Header fields are in
     ``fields`` before a body error is raised, so a malformed body still names its service."""
-    type_id = r.numeric_node_id()
+    buf = r.buf
+    p = r.pos
+    if p + 4 <= r.end and buf[p] == 0x01 and buf[p + 1] == 0:  # four-byte NodeId, namespace 0
+        r.pos = p + 4
+        type_id: int | None = _U16.unpack_from(buf, p + 2)[0]
+    else:
+        type_id = r.numeric_node_id()
     if type_id is None:
         fields["service"] = "ServiceId_non_numeric"
         return "unknown_service"
     fields["service_id"] = type_id
-    name = SERVICES.get(type_id)
-    if name is None:
+    info = _SERVICE_INFO.get(type_id)
+    if info is None:
         fields["service"] = service_name(type_id)
         return "unknown_service"
+    name, is_response, body, action = info
     fields["service"] = name
-    is_response = type_id in _RESPONSES
     fields["is_response"] = is_response
-    fields.update(response_header(r) if is_response else request_header(r))
-    body = BODIES.get(type_id)
+    if is_response:
+        response_header(r, fields)
+    else:
+        request_header(r, fields)
     if body is not None:
         fields.update(body(r))
-    return ACTIONS[type_id]
+    return action
 
 
 __all__ = ["BODIES", "decode_service", "request_header", "response_header"]

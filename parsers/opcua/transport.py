@@ -51,6 +51,9 @@ MIN_SIZE: dict[bytes, int] = {
 _CHUNKS: dict[bytes, bytes] = {
     b"HEL": b"F", b"ACK": b"F", b"ERR": b"F", b"RHE": b"F", b"OPN": b"FCA", b"MSG": b"FCA", b"CLO": b"FCA",
 }
+#: MessageType and ChunkType as one UInt32 (a legal pair) -> smallest legal size of the message
+_MIN_BY_KIND = {int.from_bytes(m + bytes([c]), "little"): MIN_SIZE[m] for m, cs in _CHUNKS.items() for c in cs}
+_KIND_SIZE = struct.Struct("<II")
 #: every prefix (1 to 4 bytes) a header can start with, to reject garbage before 8 bytes arrive
 _PREFIXES = frozenset(
     t[:i] for t in (m + bytes([c]) for m, cs in _CHUNKS.items() for c in cs) for i in range(1, 5)
@@ -59,14 +62,13 @@ _PREFIXES = frozenset(
 
 def header_size(buf: bytes, pos: int, end: int) -> int:
     """``NEED_MORE``, ``NOT_PROTOCOL`` or the MessageSize of the header at ``pos``."""
-    avail = end - pos
-    if avail < 8:
-        if avail and bytes(buf[pos : pos + min(avail, 4)]) not in _PREFIXES:
+    if end - pos < 8:
+        if end > pos and bytes(buf[pos : pos + min(end - pos, 4)]) not in _PREFIXES:
             return NOT_PROTOCOL
         return NEED_MORE
-    mtype, chunk, size = HEADER.unpack_from(buf, pos)
-    minimum = MIN_SIZE.get(mtype)
-    if minimum is None or chunk not in _CHUNKS[mtype] or size < minimum:
+    kind, size = _KIND_SIZE.unpack_from(buf, pos)
+    minimum = _MIN_BY_KIND.get(kind)
+    if minimum is None or size < minimum:
         return NOT_PROTOCOL
     return size
 

@@ -1,24 +1,19 @@
 """Built-in types of the OPC UA binary encoding (OPC 10000-6 5.2), decoded with every length bounded.
 
-All values are little-endian. A ``Reader`` walks one message body; it raises only ``ParseError``:
-``truncated`` (a fixed-size field runs past the end), ``bad_length`` (a length prefix is below -1 or
-claims more bytes than are left), ``bad_encoding`` (an unknown NodeId/Variant/ExtensionObject
-encoding), ``too_deep`` (Variant/DataValue/DiagnosticInfo/ExtensionObject nested beyond ``MAX_DEPTH``)
-and ``array_too_long`` (more than ``MAX_WALK`` variable-size elements).
+All values are little-endian. A ``Reader`` walks one message body: the fixed-width and
+length-prefixed types come from ``scalars.Cursor``, the NodeId family and ExtensionObject are here,
+Variant, DataValue and DiagnosticInfo (the nested types) in ``values``. It raises only
+``ParseError``: ``truncated``, ``bad_length``, ``array_too_long`` (see ``scalars``), ``bad_encoding``
+(an unknown NodeId/Variant/ExtensionObject encoding) and ``too_deep`` (Variant/DataValue/
+DiagnosticInfo/ExtensionObject nested beyond ``MAX_DEPTH``).
 
 | type            | encoding                                                                     |
 |-----------------|------------------------------------------------------------------------------|
-| String          | Int32 length (-1 = null) + UTF-8 bytes                                       |
-| ByteString      | Int32 length (-1 = null) + bytes; XmlElement is encoded the same way         |
-| DateTime        | Int64, 100 ns ticks since 1601-01-01 UTC                                     |
-| Guid            | UInt32, UInt16, UInt16, 8 bytes (``uuid.UUID(bytes_le=...)``)                |
 | NodeId          | Byte encoding 0 two-byte, 1 four-byte, 2 numeric, 3 string, 4 guid, 5 opaque |
 | ExpandedNodeId  | NodeId with flags 0x80 (NamespaceUri String follows), 0x40 (ServerIndex)     |
 | QualifiedName   | UInt16 namespace + String                                                    |
 | LocalizedText   | Byte mask 0x01 Locale String, 0x02 Text String                               |
 | ExtensionObject | NodeId type + Byte encoding 0 none, 1 ByteString body, 2 XmlElement body     |
-
-Variant, DataValue and DiagnosticInfo (the nested types) are in ``values``.
 
 Values come back ready for JSON: NodeIds in the standard string form (``ns=1;s=the.answer``,
 ``i=85``), Guids as text, DateTimes as ISO 8601, ByteStrings as hex of their first ``MAX_HEX`` bytes,
@@ -29,22 +24,20 @@ from __future__ import annotations
 
 import base64
 import struct
-import uuid
 from typing import Any
 
 from parsers.base import ParseError
 from parsers.opcua import values
+from parsers.opcua.scalars import Cursor
 from parsers.opcua.values import MAX_DEPTH, MAX_HEX, MAX_ITEMS, MAX_TEXT, MAX_WALK, datetime_text
 
 _U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
-_I64 = struct.Struct("<q")
-_F64 = struct.Struct("<d")
 _NS_U16 = struct.Struct("<BH")  # four-byte NodeId: namespace (Byte), identifier (UInt16)
 _NS_U32 = struct.Struct("<HI")  # numeric NodeId: namespace (UInt16), identifier (UInt32)
 _NS_LEN = struct.Struct("<Hi")  # string NodeId / QualifiedName: namespace (UInt16), String length
-_U32S = [struct.Struct(f"<{k}I") for k in range(MAX_ITEMS + 1)]  # StatusCode/UInt32 arrays, k values
+#: text of every two-byte NodeId (namespace 0, identifier 0..255)
+TWO_BYTE_TEXT = tuple(f"i={i}" for i in range(256))
 #: bytes of a NodeId (encoding byte included) by encoding, for the fixed-width encodings
 _NODE_WIDTH = {0: 2, 1: 4, 2: 7, 4: 19}
 
@@ -54,198 +47,14 @@ def node_id_text(ns: int, kind: str, value: Any) -> str:
     return f"ns={ns};{kind}={value}" if ns else f"{kind}={value}"
 
 
-class Reader:
-    """A cursor over ``buf[pos:end]`` (one message body); every read checks the bound first.
+class Reader(Cursor):
+    """``Cursor`` plus the NodeId family, ExtensionObject and the nested types (``values``).
 
-    Hot methods are flat (no nested calls) with fast paths for the common encodings; anything
-    unusual falls back to the general code at the same position, so results and errors are the same.
+    Hot methods have fast paths for the common encodings; anything unusual falls back to the
+    general code at the same position, so results and errors are the same either way.
     """
 
-    __slots__ = ("buf", "pos", "end", "depth")
-
-    def __init__(self, buf: bytes, pos: int, end: int, depth: int = 0) -> None:
-        self.buf = buf
-        self.pos = pos
-        self.end = end
-        self.depth = depth
-
-    # -- fixed width --------------------------------------------------------------------------
-    def take(self, n: int) -> int:
-        """Claim ``n`` bytes; return where they start."""
-        p = self.pos
-        if p + n > self.end:
-            raise ParseError("truncated", f"{n} bytes at offset {p}, {self.end - p} left")
-        self.pos = p + n
-        return p
-
-    def u8(self) -> int:
-        p = self.pos
-        if p >= self.end:
-            raise ParseError("truncated", f"1 byte at offset {p}, 0 left")
-        self.pos = p + 1
-        return self.buf[p]
-
-    def boolean(self) -> bool:
-        p = self.pos
-        if p >= self.end:
-            raise ParseError("truncated", f"1 byte at offset {p}, 0 left")
-        self.pos = p + 1
-        return self.buf[p] != 0
-
-    def u16(self) -> int:
-        p = self.pos
-        if p + 2 > self.end:
-            raise ParseError("truncated", f"2 bytes at offset {p}, {self.end - p} left")
-        self.pos = p + 2
-        return _U16.unpack_from(self.buf, p)[0]
-
-    def u32(self) -> int:
-        p = self.pos
-        if p + 4 > self.end:
-            raise ParseError("truncated", f"4 bytes at offset {p}, {self.end - p} left")
-        self.pos = p + 4
-        return _U32.unpack_from(self.buf, p)[0]
-
-    def i32(self) -> int:
-        p = self.pos
-        if p + 4 > self.end:
-            raise ParseError("truncated", f"4 bytes at offset {p}, {self.end - p} left")
-        self.pos = p + 4
-        return _I32.unpack_from(self.buf, p)[0]
-
-    def f64(self) -> float:
-        p = self.pos
-        if p + 8 > self.end:
-            raise ParseError("truncated", f"8 bytes at offset {p}, {self.end - p} left")
-        self.pos = p + 8
-        return _F64.unpack_from(self.buf, p)[0]
-
-    def unpack(self, fmt: struct.Struct) -> tuple[Any, ...]:
-        """Several fixed-width fields at once."""
-        p = self.pos
-        n = fmt.size
-        if p + n > self.end:
-            raise ParseError("truncated", f"{n} bytes at offset {p}, {self.end - p} left")
-        self.pos = p + n
-        return fmt.unpack_from(self.buf, p)
-
-    def skip(self, n: int) -> None:
-        p = self.pos
-        if p + n > self.end:
-            raise ParseError("truncated", f"{n} bytes at offset {p}, {self.end - p} left")
-        self.pos = p + n
-
-    def date_time(self) -> str | None:
-        p = self.pos
-        if p + 8 > self.end:
-            raise ParseError("truncated", f"8 bytes at offset {p}, {self.end - p} left")
-        self.pos = p + 8
-        return datetime_text(_I64.unpack_from(self.buf, p)[0])
-
-    def guid(self) -> str:
-        p = self.take(16)
-        return str(uuid.UUID(bytes_le=bytes(self.buf[p : p + 16])))
-
-    # -- length-prefixed ----------------------------------------------------------------------
-    def length(self) -> int:
-        """An Int32 length prefix: -1 (null) or a count of bytes that must all be present."""
-        p = self.pos
-        end = self.end
-        if p + 4 > end:
-            raise ParseError("truncated", f"4 bytes at offset {p}, {end - p} left")
-        n = _I32.unpack_from(self.buf, p)[0]
-        p += 4
-        self.pos = p
-        if n < -1 or n > end - p:
-            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
-        return n
-
-    def array_length(self, min_size: int, walk: bool = True) -> int:
-        """An array count (null arrays give 0), bounded by the bytes left at ``min_size`` each.
-
-        ``walk``: the caller visits each element in Python, so the count is also capped at ``MAX_WALK``.
-        """
-        p = self.pos
-        end = self.end
-        if p + 4 > end:
-            raise ParseError("truncated", f"4 bytes at offset {p}, {end - p} left")
-        n = _I32.unpack_from(self.buf, p)[0]
-        p += 4
-        self.pos = p
-        if n <= 0:
-            if n < -1:
-                what = "length" if min_size == 1 else "array count"
-                raise ParseError("bad_length", f"{what} {n} at offset {p - 4}, {end - p} left")
-            return 0
-        if n * min_size > end - p:
-            what = "length" if min_size == 1 else "array count"
-            raise ParseError("bad_length", f"{what} {n} at offset {p - 4}, {end - p} left")
-        if walk and n > MAX_WALK:
-            raise ParseError("array_too_long", f"{n} elements at offset {p - 4}")
-        return n
-
-    def string(self) -> str | None:
-        p = self.pos
-        end = self.end
-        if p + 4 > end:
-            raise ParseError("truncated", f"4 bytes at offset {p}, {end - p} left")
-        n = _I32.unpack_from(self.buf, p)[0]
-        p += 4
-        if n <= 0:
-            self.pos = p
-            if n == -1:
-                return None
-            if n == 0:
-                return ""
-            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
-        q = p + n
-        if q > end:
-            self.pos = p
-            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
-        self.pos = q
-        if n <= MAX_TEXT:
-            return str(self.buf[p:q], "utf-8", "replace")
-        return str(self.buf[p : p + MAX_TEXT * 4], "utf-8", "replace")[:MAX_TEXT]
-
-    def bytestring_length(self) -> int:
-        """Skip a ByteString, returning its length (-1 for null)."""
-        p = self.pos
-        end = self.end
-        if p + 4 > end:
-            raise ParseError("truncated", f"4 bytes at offset {p}, {end - p} left")
-        n = _I32.unpack_from(self.buf, p)[0]
-        p += 4
-        if n < -1 or n > end - p:
-            self.pos = p
-            raise ParseError("bad_length", f"length {n} at offset {p - 4}, {end - p} left")
-        self.pos = p + n if n > 0 else p
-        return n
-
-    def bytestring_hex(self) -> str | None:
-        n = self.length()
-        if n < 0:
-            return None
-        p = self.pos
-        self.pos = p + n
-        return bytes(self.buf[p : p + min(n, MAX_HEX)]).hex()
-
-    def string_array(self) -> list[str | None]:
-        n = self.array_length(4)
-        out: list[str | None] = []
-        for i in range(n):
-            s = self.string()
-            if i < MAX_ITEMS:
-                out.append(s)
-        return out
-
-    def u32_array(self) -> list[int]:
-        n = self.array_length(4, walk=False)
-        if not n:
-            return []
-        p = self.take(4 * n)
-        return list(_U32S[min(n, MAX_ITEMS)].unpack_from(self.buf, p))
-
-    status_array = u32_array
+    __slots__ = ()
 
     # -- NodeId family ------------------------------------------------------------------------
     def node_id_raw(self, mask: int | None = None) -> tuple[int, str, Any]:
@@ -307,7 +116,7 @@ class Reader:
             enc = buf[p]
             if enc == 0:
                 self.pos = p + 2
-                return f"i={buf[p + 1]}"
+                return TWO_BYTE_TEXT[buf[p + 1]]
             if enc == 1:
                 if p + 4 <= end:
                     ns, ident = _NS_U16.unpack_from(buf, p + 1)
@@ -319,7 +128,7 @@ class Reader:
                     q = p + 7 + n
                     if 0 < n <= MAX_TEXT and q <= end:
                         self.pos = q
-                        s = str(buf[p + 7 : q], "utf-8", "replace")
+                        s = buf[p + 7 : q].decode("utf-8", "replace")
                         return f"ns={ns};s={s}" if ns else f"s={s}"
             elif enc == 2 and p + 7 <= end:
                 ns, ident = _NS_U32.unpack_from(buf, p + 1)
@@ -366,7 +175,7 @@ class Reader:
             elif n <= MAX_TEXT and p + 6 + n <= end:
                 q = p + 6 + n
                 self.pos = q
-                name = str(self.buf[p + 6 : q], "utf-8", "replace")
+                name = self.buf[p + 6 : q].decode("utf-8", "replace")
                 return f"{ns}:{name}" if ns else name
         ns = self.u16()
         name = self.string() or ""
