@@ -15,13 +15,14 @@ POSTs must send it (415). Errors are TAXII error messages.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 import stix2
 import stix2.exceptions
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -258,17 +259,39 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Match = Annotated[str | None, Query()]
 
 
-@router.get("/{root}/collections/{cid}/objects/", response_model=Envelope, response_model_exclude_none=True)
-def get_objects(
-    root: str, cid: str, request: Request, response: Response, user: CurrentUser, tree: TreeDep, db: SessionDep,
+@dataclass(frozen=True)
+class ObjectFilter:
+    """The paging and match[...] parameters shared by the objects and manifest endpoints."""
+
+    added_after: str | None
+    limit: int
+    next: str | None
+    match_id: str | None
+    match_type: str | None
+    match_version: str | None
+    match_spec_version: str | None
+
+
+def object_filter(
     added_after: str | None = None, limit: Limit = 100, next: str | None = None,
     match_id: Annotated[str | None, Query(alias="match[id]")] = None,
     match_type: Annotated[str | None, Query(alias="match[type]")] = None,
     match_version: Annotated[str | None, Query(alias="match[version]")] = None,
     match_spec_version: Annotated[str | None, Query(alias="match[spec_version]")] = None,
+) -> ObjectFilter:
+    return ObjectFilter(added_after, limit, next, match_id, match_type, match_version, match_spec_version)
+
+
+FilterDep = Annotated[ObjectFilter, Depends(object_filter)]
+
+
+@router.get("/{root}/collections/{cid}/objects/", response_model=Envelope, response_model_exclude_none=True)
+def get_objects(
+    root: str, cid: str, request: Request, response: Response, user: CurrentUser, tree: TreeDep, db: SessionDep,
+    f: FilterDep,
 ) -> Envelope:
-    rows, more = _page(request, user, tree, db, root, cid, added_after, limit, next, match_id, match_type,
-                       match_version, match_spec_version)
+    rows, more = _page(request, user, tree, db, root, cid, f.added_after, f.limit, f.next, f.match_id,
+                       f.match_type, f.match_version, f.match_spec_version)
     _headers(response, rows)
     if not rows:
         return Envelope()
@@ -278,14 +301,10 @@ def get_objects(
 @router.get("/{root}/collections/{cid}/manifest/", response_model=Manifest, response_model_exclude_none=True)
 def get_manifest(
     root: str, cid: str, request: Request, response: Response, user: CurrentUser, tree: TreeDep, db: SessionDep,
-    added_after: str | None = None, limit: Limit = 100, next: str | None = None,
-    match_id: Annotated[str | None, Query(alias="match[id]")] = None,
-    match_type: Annotated[str | None, Query(alias="match[type]")] = None,
-    match_version: Annotated[str | None, Query(alias="match[version]")] = None,
-    match_spec_version: Annotated[str | None, Query(alias="match[spec_version]")] = None,
+    f: FilterDep,
 ) -> Manifest:
-    rows, more = _page(request, user, tree, db, root, cid, added_after, limit, next, match_id, match_type,
-                       match_version, match_spec_version)
+    rows, more = _page(request, user, tree, db, root, cid, f.added_after, f.limit, f.next, f.match_id,
+                       f.match_type, f.match_version, f.match_spec_version)
     _headers(response, rows)
     if not rows:
         return Manifest()
