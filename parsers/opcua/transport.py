@@ -73,20 +73,25 @@ def header_size(buf: bytes, pos: int, end: int) -> int:
     return size
 
 
-def decode_hello(r: Reader) -> dict[str, Any]:
+def _limits(r: Reader) -> dict[str, Any]:
+    """The five uint32 fields HEL and ACK share: version and the buffer/message limits."""
     p = r.pos
     r.skip(20)
     version, rbs, sbs, mms, mcc = _LIMITS.unpack_from(r.buf, p)
-    fields: dict[str, Any] = {
+    return {
         "version": version,
         "receive_buffer_size": rbs,
         "send_buffer_size": sbs,
         "max_message_size": mms,
         "max_chunk_count": mcc,
     }
+
+
+def decode_hello(r: Reader) -> dict[str, Any]:
+    fields = _limits(r)
     n_pos = r.pos
     fields["endpoint_url"] = r.string()
-    flags = _limit_flags(version, rbs, sbs)
+    flags = _limit_flags(fields["version"], fields["receive_buffer_size"], fields["send_buffer_size"])
     if r.pos - n_pos - 4 > MAX_URL:
         flags.append("endpoint_url_too_long")
     if flags:
@@ -95,17 +100,8 @@ def decode_hello(r: Reader) -> dict[str, Any]:
 
 
 def decode_acknowledge(r: Reader) -> dict[str, Any]:
-    p = r.pos
-    r.skip(20)
-    version, rbs, sbs, mms, mcc = _LIMITS.unpack_from(r.buf, p)
-    fields: dict[str, Any] = {
-        "version": version,
-        "receive_buffer_size": rbs,
-        "send_buffer_size": sbs,
-        "max_message_size": mms,
-        "max_chunk_count": mcc,
-    }
-    flags = _limit_flags(version, rbs, sbs)
+    fields = _limits(r)
+    flags = _limit_flags(fields["version"], fields["receive_buffer_size"], fields["send_buffer_size"])
     if flags:
         fields["flags"] = flags
     return fields
