@@ -3,7 +3,9 @@
 Fed by protocol events (``AssetMap.observe``); read out as assets, a networkx graph, exposure
 findings and matched advisories. Layers, one module each:
 
-- ``store``: bounded host records and edges (per event); ``reader``: fast field, time and MAC
+- ``ingest``: the per-event work (``AssetMap.observe``), with ``links`` (what is remembered per
+  flow so that its next message costs little); ``store``: bounded host records and edges, with
+  their caps, and ``lru`` (which record or edge to evict); ``reader``: fast field, time and MAC
   reading; ``identity``: claims read from events; ``ops``: read / write / control
   classification; ``evidence``: values with confidence and ids;
 - ``snapshot``: records folded into assets (``grouping``), ``roles`` and Purdue levels,

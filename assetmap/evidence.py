@@ -2,14 +2,17 @@
 
 Conflicting values are kept side by side (a PLC that reported two firmware versions keeps both,
 each with its events); the *chosen* value is the one with the highest confidence, then the most
-observations, then the latest. Memory is bounded: at most ``MAX_VALUES`` values per attribute
-and ``MAX_IDS`` event ids per value (the first ones seen; ``count`` keeps counting).
+observations, then the latest. Memory is bounded: at most ``MAX_ATTRS`` attributes (the
+attributes of ``identity.py`` and ``oui_vendor`` are far fewer), ``MAX_VALUES`` values per
+attribute and ``MAX_IDS`` event ids per value (the first ones seen; ``count`` keeps counting).
+Values past a cap are counted in ``dropped``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+MAX_ATTRS = 64
 MAX_VALUES = 8
 MAX_IDS = 5
 
@@ -22,7 +25,7 @@ class Evidence:
 
     def __init__(self) -> None:
         self.attrs: dict[str, dict[Any, Claim]] = {}
-        #: values not kept because the attribute already had MAX_VALUES values
+        #: values not kept because of MAX_ATTRS or MAX_VALUES
         self.dropped = 0
 
     def __bool__(self) -> bool:
@@ -31,6 +34,9 @@ class Evidence:
     def add(self, attr: str, value: Any, confidence: float, event_id: str | None, ts: str) -> None:
         values = self.attrs.get(attr)
         if values is None:
+            if len(self.attrs) >= MAX_ATTRS:
+                self.dropped += 1
+                return
             values = self.attrs[attr] = {}
         claim = values.get(value)
         if claim is None:
@@ -53,8 +59,13 @@ class Evidence:
     def merge(self, other: Evidence) -> None:
         """Fold `other`'s claims into this one (used when several records form one asset)."""
         for attr, values in other.attrs.items():
+            mine = self.attrs.get(attr)
+            if mine is None:
+                if len(self.attrs) >= MAX_ATTRS:
+                    self.dropped += len(values)
+                    continue
+                mine = self.attrs[attr] = {}
             for value, (conf, count, first, last, ids) in values.items():
-                mine = self.attrs.setdefault(attr, {})
                 claim = mine.get(value)
                 if claim is None:
                     if len(mine) >= MAX_VALUES:

@@ -49,20 +49,19 @@ _S7_IDENTITY = {
     "mode": "cpu_mode",
 }
 _OPCUA_APP = ("application_name", "application_uri", "product_uri")
-_OPCUA_CERT = (
-    "opcua.certificate_subject",
-    "opcua.server_certificate_subject",
-    "opcua.client_certificate_subject",
-    "opcua.sender_certificate_subject",
+_OPCUA_CERT_FIELDS = (
+    "certificate_subject",
+    "server_certificate_subject",
+    "client_certificate_subject",
+    "sender_certificate_subject",
 )
 # services whose application descriptions describe *other* servers (discovery results)
 _OPCUA_FOREIGN = frozenset({"find_servers", "find_servers_on_network"})
 #: keys of the protocol objects that the claims below read (``identity.x`` as a dotted key too)
 _S7_DOTTED = frozenset(f"identity.{field}" for field in _S7_IDENTITY)
 _S7_KEYS = _S7_DOTTED | {"identity"}
-_OPCUA_KEYS = frozenset(
-    {*_OPCUA_APP, *(path.split(".", 1)[1] for path in _OPCUA_CERT), "endpoints", "identity_token_type"}
-)
+_OPCUA_FIELDS = (*_OPCUA_APP, *_OPCUA_CERT_FIELDS, "endpoints", "identity_token_type")
+_OPCUA_KEYS = frozenset(_OPCUA_FIELDS)
 _SECURITY_MODES = {0: "Invalid", 1: "None", 2: "Sign", 3: "SignAndEncrypt"}
 _TOKEN_TYPES = {0: "anonymous", 1: "username", 2: "x509", 3: "issued"}
 
@@ -106,19 +105,25 @@ def _modbus(event: Mapping[str, Any]) -> list[Claim]:
 
 def _s7(event: Mapping[str, Any], plain: bool) -> list[Claim]:
     sub = event.get("s7comm")
+    out: list[Claim] = []
     if plain and sub.__class__ is dict and sub.keys().isdisjoint(_S7_DOTTED):
         # s7comm.identity.<field> is s7comm["identity"][field]: read that object once
         ident = sub.get("identity")
         if not isinstance(ident, Mapping):
-            return []
-        fields = [(attr, ident.get(field)) for field, attr in _S7_IDENTITY.items()]
-    else:
-        fields = [(attr, get(event, f"s7comm.identity.{field}")) for field, attr in _S7_IDENTITY.items()]
-    out: list[Claim] = []
-    for attr, raw in fields:
-        value = clean(raw) if raw is not None else None
-        if value is not None:
-            out.append(("server", attr, value, 0.95))
+            return out
+        for field, attr in _S7_IDENTITY.items():
+            raw = ident.get(field)
+            if raw is not None:
+                value = clean(raw)
+                if value is not None:
+                    out.append(("server", attr, value, 0.95))
+        return out
+    for field, attr in _S7_IDENTITY.items():
+        raw = get(event, f"s7comm.identity.{field}")
+        if raw is not None:
+            value = clean(raw)
+            if value is not None:
+                out.append(("server", attr, value, 0.95))
     return out
 
 
@@ -144,26 +149,36 @@ def _endpoint_claims(endpoint: Mapping[str, Any], out: list[Claim]) -> None:
                 out.append(("src", "opcua_user_token", name, 0.9))
 
 
-def _opcua(event: Mapping[str, Any], action: str, is_response: bool) -> list[Claim]:
+def _opcua(event: Mapping[str, Any], action: str, is_response: bool, plain: bool) -> list[Claim]:
     out: list[Claim] = []
     if action in _OPCUA_FOREIGN:
         return out
+    sub = event.get("opcua")
+    fields: Mapping[str, Any]
+    if plain and sub.__class__ is dict:
+        fields = sub  # opcua.<field> is sub[field]: no field name has a dot
+    else:
+        fields = {field: get(event, f"opcua.{field}") for field in _OPCUA_FIELDS}
     for attr in _OPCUA_APP:
-        value = clean(get(event, f"opcua.{attr}"))
+        value = fields.get(attr)
         if value is not None:
-            out.append(("src", attr, value, 0.85))
-    for dotted in _OPCUA_CERT:
-        value = clean(get(event, dotted))
+            value = clean(value)
+            if value is not None:
+                out.append(("src", attr, value, 0.85))
+    for field in _OPCUA_CERT_FIELDS:
+        value = fields.get(field)
         if value is not None:
-            out.append(("src", "certificate_subject", value, 0.85))
+            value = clean(value)
+            if value is not None:
+                out.append(("src", "certificate_subject", value, 0.85))
     if is_response:
-        endpoints = get(event, "opcua.endpoints")
+        endpoints = fields.get("endpoints")
         if isinstance(endpoints, list):
             for endpoint in endpoints[:64]:
                 if isinstance(endpoint, Mapping):
                     _endpoint_claims(endpoint, out)
     elif action == "activate_session":
-        name = token_type(get(event, "opcua.identity_token_type"))
+        name = token_type(fields.get("identity_token_type"))
         if name is not None:
             out.append(("dst", "opcua_session_token", name, 0.7))
     return out
@@ -176,6 +191,19 @@ def _lacks(event: Mapping[str, Any], dataset: str, keys: frozenset[str]) -> bool
     if sub.__class__ is dict:
         return sub.keys().isdisjoint(keys)
     return not isinstance(sub, Mapping)
+
+
+def claim_keys(dataset: str, action: str, is_response: bool) -> frozenset[str] | bool | None:
+    """Which events of this kind can carry claims, for events without dotted top-level keys:
+    None, never (``claims`` is empty); True, any; a set of keys, those whose `dataset` object is
+    not a dict or has one of the keys (``claims`` is empty for the others)."""
+    if dataset == "modbus":
+        return True if action == "read_device_identification" and is_response else None
+    if dataset == "s7comm":
+        return _S7_KEYS if is_response else None
+    if dataset == "opcua":
+        return None if action in _OPCUA_FOREIGN else _OPCUA_KEYS
+    return None
 
 
 def claims(
@@ -194,5 +222,5 @@ def claims(
     if dataset == "opcua":
         if plain and _lacks(event, "opcua", _OPCUA_KEYS):
             return []
-        return _opcua(event, action, is_response)
+        return _opcua(event, action, is_response, plain)
     return []

@@ -48,28 +48,36 @@ def port(value: Any) -> int | None:
 class EventClock:
     """Event time text -> seconds since the epoch; a bad stamp keeps the previous time."""
 
-    __slots__ = ("_text", "_value", "_second", "_base")
+    __slots__ = ("_text", "_value", "_prefix", "_base_us")
 
     def __init__(self) -> None:
         self._text = ""
         self._value = 0.0
-        self._second = ""
-        self._base: int | None = None
+        # ``YYYY-MM-DDTHH:MM:SS.`` of the last whole second read, and that second in microseconds
+        self._prefix = "1970-01-01T00:00:00."
+        self._base_us = 0
 
     def seconds(self, ts: str) -> float:
         if ts == self._text:
             return self._value
         self._text = ts
-        # ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (the sensor's form) from a cached whole second: the
-        # same float as ``datetime.fromisoformat(ts).timestamp()`` (microseconds / 10**6)
+        # ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (the sensor's form) in the second read last: the same
+        # float as ``datetime.fromisoformat(ts).timestamp()`` (microseconds / 10**6)
+        if ts.startswith(self._prefix) and len(ts) == 27 and ts[26] == "Z":
+            frac = ts[20:26]
+            if frac.isdigit() and frac.isascii():
+                self._value = (self._base_us + int(frac)) / 1_000_000
+                return self._value
+        return self._other(ts)
+
+    def _other(self, ts: str) -> float:
         if len(ts) == 27 and ts[19] == "." and ts[26] == "Z":
             frac = ts[20:26]
             if frac.isascii() and frac.isdigit():
-                second = ts[:19]
-                if second != self._second:
-                    self._second, self._base = second, _whole_second(second)
-                if self._base is not None:
-                    self._value = (self._base * 1_000_000 + int(frac)) / 1_000_000
+                base = _whole_second(ts[:19])
+                if base is not None:
+                    self._prefix, self._base_us = ts[:20], base * 1_000_000
+                    self._value = (self._base_us + int(frac)) / 1_000_000
                     return self._value
         try:
             self._value = datetime.fromisoformat(ts).timestamp()

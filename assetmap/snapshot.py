@@ -41,6 +41,8 @@ from assetmap.vendors import default_vendors
 _PRODUCT_ATTRS = ("product_name", "model_name", "module_type_name", "module_name", "product_code")
 _NAME_ATTRS = ("system_name", "user_application_name", "application_name")
 _FIRMWARE_ATTRS = ("firmware_version", "revision")
+#: asset record fields that are graph node attributes
+NODE_ATTRS = ("ip", "ips", "mac", "roles", "purdue_level", "zone", "vendor", "product", "name", "protocols", "services")
 #: transports below an application protocol: spoken, but not a service of their own (COTP carries S7)
 TRANSPORT_DATASETS = frozenset({"cotp"})
 
@@ -151,13 +153,27 @@ class Snapshot:
         g = nx.MultiDiGraph()
         for gid in sorted(self.assets):
             rec = self.assets[gid].record
-            g.add_node(gid, **{k: rec[k] for k in (
-                "ip", "ips", "mac", "roles", "purdue_level", "zone", "vendor", "product", "name",
-                "protocols", "services",
-            )})
+            g.add_node(gid, **{k: rec[k] for k in NODE_ATTRS})
         for (client, server, protocol), edge in sorted(self.edges.items()):
             g.add_edge(client, server, key=protocol, **edge.attrs())
         return g
+
+    def node_link(self) -> dict[str, Any]:
+        """``nx.node_link_data(self.graph(), edges="edges")``, without the graph in between: nodes
+        in the graph's order (sorted ids), edges in its order (sorted (client, server, protocol),
+        the order they are added in, which the graph's adjacency walk gives back)."""
+        nodes = []
+        for gid in sorted(self.assets):
+            rec = self.assets[gid].record
+            node = {k: rec[k] for k in NODE_ATTRS}
+            node["id"] = gid
+            nodes.append(node)
+        edges = []
+        for (client, server, protocol), edge in sorted(self.edges.items()):
+            attrs = edge.attrs()
+            attrs["source"], attrs["target"], attrs["key"] = client, server, protocol
+            edges.append(attrs)
+        return {"directed": True, "multigraph": True, "graph": {}, "nodes": nodes, "edges": edges}
 
 
 def build_snapshot(
@@ -168,15 +184,15 @@ def build_snapshot(
     snap = Snapshot()
     gids = _group_ids(store)
     members: dict[str, list[Unit]] = {}
-    for key, unit in store.units.items():
-        members.setdefault(gids[key], []).append(unit)
+    for unit in store.ordered_units():
+        members.setdefault(gids[unit.key], []).append(unit)
     for gid, units in members.items():
         snap.assets[gid] = AssetView(gid, units)
         for unit in units:
             prior = snap.by_ip.get(unit.ip)
             if prior is None or snap.assets[prior].units[0].last_seen < unit.last_seen:
                 snap.by_ip[unit.ip] = gid
-    for edge in store.edges.values():
+    for edge in store.ordered_edges():
         client, server = gids[edge.client.key], gids[edge.server.key]
         folded = snap.edges.get((client, server, edge.protocol))
         if folded is None:
