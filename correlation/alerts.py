@@ -13,13 +13,12 @@ suppression memory.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from correlation import attack
+from correlation.document import Parts, document
 from correlation.model import Rule
 
 MAX_EVIDENCE = 50
@@ -37,7 +36,7 @@ class OpenAlert:
     __slots__ = (
         "rule", "key", "group", "deadline", "seq", "trigger_ts", "start_t", "start_ts", "end_t",
         "end_ts", "count", "evidence", "ips", "values", "distinct", "steps", "src", "dst",
-        "org", "observer", "community_id", "open", "_last_src", "_last_dst",
+        "org", "observer", "community_id", "open", "_last_src", "_last_dst", "_room", "_ips_full",
     )
 
     def __init__(self, rule: Rule, key: Key, group: tuple[str, ...], e: Mapping[str, Any], t: float, ts: str) -> None:
@@ -53,7 +52,11 @@ class OpenAlert:
         self.start_ts = self.end_ts = ts
         self.count = 0
         self.evidence: list[str] = []
+        #: evidence ids that may still be kept (MAX_EVIDENCE in all)
+        self._room = MAX_EVIDENCE
         self.ips: dict[str, None] = {}
+        #: related.ip holds MAX_RELATED_IP addresses: nothing more joins it
+        self._ips_full = False
         self.values: dict[Any, None] = {}
         self.distinct = 0
         self.steps: list[str] = []
@@ -73,28 +76,68 @@ class OpenAlert:
     def add(self, eid: Any, t: float, ts: str, e: Mapping[str, Any] | None = None) -> None:
         """One more evidence event (its addresses join related.ip when the event is given)."""
         self.count += 1
-        if eid is not None and len(self.evidence) < MAX_EVIDENCE:
-            self.evidence.append(str(eid))
+        if eid is not None and self._room:
+            self._room -= 1
+            self.evidence.append(eid if eid.__class__ is str else str(eid))
         if t >= self.end_t:
-            self.end_t, self.end_ts = t, ts
+            self.end_t = t
+            self.end_ts = ts
         elif t < self.start_t:
-            self.start_t, self.start_ts = t, ts
-        if e is not None:
-            self.related(e)
+            self.start_t = t
+            self.start_ts = ts
+        if e is not None and not self._ips_full:
+            src = e.get("source")
+            dst = e.get("destination")
+            # the sensor shares these objects within a flow: the same pair holds nothing new
+            if src is not self._last_src or dst is not self._last_dst:
+                self._related(src, dst)
+
+    def add_with_value(self, eid: Any, t: float, ts: str, e: Mapping[str, Any], value: Any, is_ip: bool) -> None:
+        """``add(eid, t, ts, e)`` then ``add_value(value, is_ip)``, in one call (the hot path
+        of scans: the same steps as those two methods)."""
+        self.count += 1
+        if eid is not None and self._room:
+            self._room -= 1
+            self.evidence.append(eid if eid.__class__ is str else str(eid))
+        if t >= self.end_t:
+            self.end_t = t
+            self.end_ts = ts
+        elif t < self.start_t:
+            self.start_t = t
+            self.start_ts = ts
+        if not self._ips_full:
+            src = e.get("source")
+            dst = e.get("destination")
+            if src is not self._last_src or dst is not self._last_dst:
+                self._related(src, dst)
+        values = self.values
+        if value not in values:
+            # add_value, in place
+            self.distinct += 1
+            if len(values) < MAX_VALUES:
+                values[value] = None
+            if is_ip and value.__class__ is str and not self._ips_full:
+                self.ips[value] = None
+                self._ips_full = len(self.ips) >= MAX_RELATED_IP
 
     def related(self, e: Mapping[str, Any]) -> None:
         """Record the source and destination addresses of ``e`` (bounded)."""
+        if self._ips_full:
+            return
         src = e.get("source")
         dst = e.get("destination")
-        if src is self._last_src and dst is self._last_dst:
-            return  # the sensor shares these objects within a flow: nothing new
-        self._last_src, self._last_dst = src, dst
+        if src is not self._last_src or dst is not self._last_dst:
+            self._related(src, dst)
+
+    def _related(self, src: Any, dst: Any) -> None:
+        self._last_src = src
+        self._last_dst = dst
         ips = self.ips
-        for obj in (src, dst):
-            if len(ips) < MAX_RELATED_IP and obj.__class__ is dict:
-                ip = obj.get("ip")  # type: ignore[union-attr]
-                if ip.__class__ is str:
-                    ips[ip] = None
+        if len(ips) < MAX_RELATED_IP and src.__class__ is dict and (ip := src.get("ip")).__class__ is str:
+            ips[ip] = None
+        if len(ips) < MAX_RELATED_IP and dst.__class__ is dict and (ip := dst.get("ip")).__class__ is str:
+            ips[ip] = None
+        self._ips_full = len(ips) >= MAX_RELATED_IP
 
     def add_value(self, value: Any, is_ip: bool = False) -> None:
         """A distinct value counted by a scan (an address also joins related.ip)."""
@@ -103,8 +146,9 @@ class OpenAlert:
         self.distinct += 1
         if len(self.values) < MAX_VALUES:
             self.values[value] = None
-        if is_ip and value.__class__ is str and len(self.ips) < MAX_RELATED_IP:
+        if is_ip and value.__class__ is str and not self._ips_full:
             self.ips[value] = None
+            self._ips_full = len(self.ips) >= MAX_RELATED_IP
 
     def add_steps(self, names: list[str]) -> None:
         room = 64 - len(self.steps)
@@ -126,11 +170,18 @@ class Fanout:
 
     @property
     def open(self) -> bool:
-        return any(a.open for a in self.alerts)
+        for a in self.alerts:
+            if a.open:
+                return True
+        return False
 
     def add(self, eid: Any, t: float, ts: str, e: Mapping[str, Any] | None = None) -> None:
         for a in self.alerts:
             a.add(eid, t, ts, e)
+
+    def add_with_value(self, eid: Any, t: float, ts: str, e: Mapping[str, Any], value: Any, is_ip: bool) -> None:
+        for a in self.alerts:
+            a.add_with_value(eid, t, ts, e, value, is_ip)
 
     def related(self, e: Mapping[str, Any]) -> None:
         for a in self.alerts:
@@ -159,6 +210,8 @@ class AlertBook:
         self._suppressed: dict[tuple[str, Key], float] = {}
         self.ready: list[dict[str, Any]] = []
         self.stats: Counter[str] = Counter()
+        #: rule id -> the parts of its documents that never change (one entry per rule)
+        self._parts: dict[str, Parts] = {}
 
     def get(self, rule: Rule, key: Key) -> OpenAlert | None:
         return self.open.get((rule.id, key))
@@ -199,7 +252,11 @@ class AlertBook:
 
     def _emit(self, alert: OpenAlert) -> None:
         alert.open = False
-        self.ready.append(document(alert))
+        rule = alert.rule
+        parts = self._parts.get(rule.id)
+        if parts is None or parts.rule is not rule:
+            parts = self._parts[rule.id] = Parts(rule)
+        self.ready.append(document(alert, parts))
 
     def expire(self, now: float) -> None:
         """Close every alert whose window ended before ``now``."""
@@ -228,85 +285,3 @@ class AlertBook:
         self.ready = []
         self.stats["alerts"] += len(out)
         return out
-
-
-def alert_id(rule_id: str, key: Key, first: str) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{rule_id}\x00{key!r}\x00{first}".encode())
-    return h.hexdigest()
-
-
-def document(a: OpenAlert) -> dict[str, Any]:
-    """The alert as DESIGN.md's contract describes it (ECS names)."""
-    rule = a.rule
-    first = a.evidence[0] if a.evidence else a.start_ts
-    techniques = rule.techniques
-    src_ip = a.src.get("ip")
-    dst_ip = a.dst.get("ip")
-    group = {name: _plain(value) for name, value in zip(a.group, a.key[1:], strict=False)}
-    doc: dict[str, Any] = {
-        "@timestamp": a.trigger_ts,
-        "message": f"{rule.title}: {src_ip or '?'} -> {dst_ip or '?'} ({a.count} event{'s' if a.count != 1 else ''})",
-        "event": {
-            "id": alert_id(rule.id, a.key, first),
-            "kind": "alert",
-            "dataset": "icssa.alert",
-            "module": "correlation",
-            "severity": rule.severity,
-            "action": rule.id,
-            "count": a.count,
-            "start": a.start_ts,
-            "end": a.end_ts,
-        },
-        "rule": {
-            "id": rule.id,
-            "name": rule.title,
-            "description": rule.description,
-            "reference": rule.references[0],
-            "ruleset": rule.ruleset,
-            "version": str(rule.version),
-            "category": rule.kind,
-        },
-        "threat": {
-            "framework": attack.FRAMEWORK,
-            "technique": {
-                "id": [t.id for t in techniques],
-                "name": [t.name for t in techniques],
-                "reference": [attack.technique_url(t.id) for t in techniques],
-            },
-            "tactic": {
-                "id": [t.id for t in rule.tactics],
-                "name": [t.name for t in rule.tactics],
-                "reference": [attack.tactic_url(t.id) for t in rule.tactics],
-            },
-        },
-        "source": {k: a.src[k] for k in ("ip", "port") if k in a.src},
-        "destination": {k: a.dst[k] for k in ("ip", "port") if k in a.dst},
-        "related": {"events": list(a.evidence), "ip": sorted(a.ips)},
-        "organization": {"id": a.org},
-        "observer": {"name": a.observer},
-        "tags": list(rule.tags),
-        "icssa": {
-            "alert": {
-                "count": a.count,
-                "evidence_truncated": a.count > len(a.evidence),
-                "group": group,
-                "attack_version": attack.VERSION,
-            }
-        },
-    }
-    if a.community_id:
-        doc["network"] = {"community_id": a.community_id}
-    extra = doc["icssa"]["alert"]
-    if a.values:
-        extra["distinct"] = a.distinct
-        extra["values"] = [_plain(v) for v in a.values]
-    if a.steps:
-        extra["sequence"] = list(a.steps)
-    return doc
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value

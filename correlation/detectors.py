@@ -9,9 +9,26 @@
 | rate | events in the current fixed window; the busiest window learned in the baseline | a window's count passes ``factor`` x the learned peak and ``min_count`` |
 
 While a rule's alert for a group is open, further matching events join it (count, span,
-evidence) instead of feeding the detector again. State is bounded: past ``Limits.groups``
-groups, the oldest group is dropped, preferring groups idle for longer than the rule's window
-(their state has expired anyway); drops of live state are counted in ``Engine.stats``.
+evidence) instead of feeding the detector again.
+
+Each detector is called with the event's key for its ``primary`` grouping (threshold,
+sequence and rate groups, the first-seen key, the aggregation group of a match rule),
+computed once per event for all the detectors that share it (``correlation.plans``), or
+``None`` when that key reads ``context.*`` fields: the detector then computes it itself.
+
+State is bounded (``Limits``; ``tests/test_correlation_bounds.py`` checks every cap):
+
+| state | cap |
+|---|---|
+| groups per threshold, sequence and rate rule | ``Limits.groups`` (threshold: also ``window_entries`` / ``count``) |
+| entries per threshold group | ``count`` (a deque of event times, or ``count`` distinct values) |
+| evidence per partial sequence / rate window | one per step / 50 |
+| first-seen keys learned, and known sub-keys | ``Limits.learned`` each |
+| open alerts a match rule keeps at hand | ``Limits.groups`` |
+
+Past a cap the oldest group is dropped, preferring groups idle for longer than the rule's
+window (their state has expired anyway); drops of live state are counted in
+``Engine.stats["state_evicted"]``.
 """
 
 from __future__ import annotations
@@ -26,13 +43,14 @@ from correlation.fields import Getter, KeyFn, hashable
 from correlation.model import Rule
 
 Key = tuple[Any, ...]
-Memo = dict[KeyFn, Key]
 Alert = OpenAlert | Fanout
 
 
 @dataclass(frozen=True)
 class Limits:
+    #: groups per stateful rule (and open alerts a match rule keeps at hand)
     groups: int = 10_000
+    #: first-seen keys per rule (and as many known sub-keys)
     learned: int = 200_000
     #: per rule: threshold windows hold at most this many entries in all (groups x count)
     window_entries: int = 2_000_000
@@ -59,13 +77,6 @@ class Env:
         self.stats = stats
 
 
-def key_of(kf: KeyFn, e: Mapping[str, Any], memo: Memo) -> Key:
-    key = memo.get(kf)
-    if key is None:
-        key = memo[kf] = kf(e)
-    return key
-
-
 def make_room(groups: dict[Key, list[Any]], cap: int, now: float, idle: float, stats: dict[str, int]) -> None:
     """Drop groups until one more fits; idle ones (last seen before ``now - idle``) go first."""
     while len(groups) >= cap:
@@ -80,11 +91,15 @@ def make_room(groups: dict[Key, list[Any]], cap: int, now: float, idle: float, s
             stats["state_evicted"] = stats.get("state_evicted", 0) + 1
 
 
+def _reads_context(fields: tuple[str, ...]) -> bool:
+    return any(f.startswith("context.") for f in fields)
+
+
 class Detector:
     """The state of one detection, serving every rule with exactly this logic (conditions,
     stateful spec, aggregation, suppression): it runs once, each rule gets its own alert."""
 
-    def __init__(self, rule: Rule, env: Env) -> None:
+    def __init__(self, rule: Rule, env: Env, primary: tuple[str, ...] | None = None) -> None:
         self.rule = rule
         self.rules = [rule]
         self.env = env
@@ -92,33 +107,53 @@ class Detector:
         self.agg = rule.aggregate_group_by
         self.agg_key = env.keyfn(rule.aggregate_group_by)
         self.sup_key = env.keyfn(rule.suppress_group_by)
+        fields = rule.aggregate_group_by if primary is None else primary
+        #: the grouping ``handle`` receives the key of (see the module docstring)
+        self.primary_fields = fields
+        self.primary = env.keyfn(fields)
+        self.primary_reads_context = _reads_context(fields)
+        #: the aggregation group is the primary one: its key serves for the alerts too
+        self.agg_is_primary = self.agg_key is self.primary
 
     def share(self, rule: Rule) -> None:
         """Serve one more rule (same logic, other id, title, severity, tags)."""
         self.rules.append(rule)
 
-    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> None:
+    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None) -> None:
         raise NotImplementedError
 
-    def _open(self, e: Mapping[str, Any], t: float, ts: str, memo: Memo) -> Alert | None:
+    def inline(self, key: str, value: str, const: Callable[[Any], str]) -> list[str]:
+        """Lines of a dispatch plan (``correlation.plans``) feeding this detector the event
+        ``e`` (``t``, ``ts``, ``eid``) whose primary key is in variable ``key`` (``None``:
+        not computed) and, for a distinct-count threshold, the value in ``value``. The
+        common case may be done in place, exactly as the detector's own method would."""
+        return [f"{const(self.handle)}(e, t, ts, eid, {key})"]
+
+    def _agg(self, e: Mapping[str, Any], key: Key) -> Key:
+        """The aggregation key of ``e``, given its primary ``key``."""
+        return key if self.agg_is_primary else self.agg_key(e)
+
+    def _open(self, e: Mapping[str, Any], t: float, ts: str, key: Key) -> Alert | None:
         """The open alert(s) of the rules for the event's aggregation group, opened if needed
         (None when every rule is suppressed for the group)."""
-        key = key_of(self.agg_key, e, memo)
+        agg = self._agg(e, key)
         book = self.book
         found = []
+        skey: Key | None = None
         for rule in self.rules:
-            alert = book.get(rule, key)
+            alert = book.get(rule, agg)
             if alert is None:
-                skey = key_of(self.sup_key, e, memo) if rule.suppress_window > 0 else None
-                alert = book.start(rule, key, self.agg, e, t, ts, skey)
+                if rule.suppress_window > 0 and skey is None:
+                    skey = agg if self.sup_key is self.agg_key else self.sup_key(e)
+                alert = book.start(rule, agg, self.agg, e, t, ts, skey if rule.suppress_window > 0 else None)
             if alert is not None:
                 found.append(alert)
         return _one(found)
 
-    def _joined(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> Alert | None:
+    def _joined(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key) -> Alert | None:
         """Add the event to the rules' open alerts for its group, if there are any."""
-        key = key_of(self.agg_key, e, memo)
-        found = [a for a in (self.book.get(rule, key) for rule in self.rules) if a is not None]
+        agg = self._agg(e, key)
+        found = [a for a in (self.book.get(rule, agg) for rule in self.rules) if a is not None]
         alert = _one(found)
         if alert is not None:
             alert.add(eid, t, ts, e)
@@ -138,16 +173,26 @@ class MatchDetector(Detector):
         super().__init__(rule, env)
         self.recent: dict[Key, Alert] = {}
 
-    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> None:
-        kf = self.agg_key
-        key = memo.get(kf)
+    def inline(self, key: str, value: str, const: Callable[[Any], str]) -> list[str]:
+        if key == "None":
+            return super().inline(key, value, const)
+        # an open alert for the group: the event joins it (the first branch of handle)
+        return [
+            f"a = {const(self.recent)}.get({key})",
+            "if a is not None and a.open:",
+            "    a.add(eid, t, ts, e)",
+            "else:",
+            f"    {const(self.handle)}(e, t, ts, eid, {key})",
+        ]
+
+    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None) -> None:
         if key is None:
-            key = memo[kf] = kf(e)
+            key = self.primary(e)
         alert = self.recent.get(key)
         if alert is not None and alert.open:
             alert.add(eid, t, ts, e)
             return
-        alert = self._open(e, t, ts, memo)
+        alert = self._open(e, t, ts, key)
         if alert is None:
             return
         alert.add(eid, t, ts, e)
@@ -167,49 +212,77 @@ class ThresholdDetector(Detector):
     ``count`` events, or a dict distinct value -> its latest event."""
 
     def __init__(self, rule: Rule, env: Env) -> None:
-        super().__init__(rule, env)
         spec = rule.threshold
         assert spec is not None
+        super().__init__(rule, env, spec.group_by)
         self.count = spec.count
         self.window = spec.window
-        self.group_key = env.keyfn(spec.group_by)
         self.distinct = env.getter(spec.distinct) if spec.distinct else None
+        self.distinct_path = spec.distinct
         self.distinct_ips = bool(spec.distinct and spec.distinct.endswith(".ip"))
         #: the alert group is the threshold group: keep the open alert in the group state
-        self.own_alert = rule.aggregate_group_by == spec.group_by
+        self.own_alert = self.agg_is_primary
         self.groups: dict[Key, list[Any]] = {}
         self.cap = max(16, min(env.limits.groups, env.limits.window_entries // spec.count))
 
-    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> None:
-        value: Any = None
+    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None) -> None:
         distinct = self.distinct
-        if distinct is not None:
-            value = distinct(e)
-            if value.__class__ is not str and value.__class__ is not int:
-                value = hashable(value)
-                if value is None:
-                    return
-        kf = self.group_key
-        key = memo.get(kf)
+        self.handle_value(e, t, ts, eid, key, distinct(e) if distinct is not None else None)
+
+    def inline(self, key: str, value: str, const: Callable[[Any], str]) -> list[str]:
+        call = f"{const(self.handle_value)}(e, t, ts, eid, {key}, {value})"
+        if key == "None" or not self.own_alert:
+            return [call]
+        # the group's alert is open: the event joins it (the first branch of handle_value)
+        if self.distinct is None:
+            test, join = "", "a.add(eid, t, ts, e)"
+        else:
+            test = f" and ({value}.__class__ is str or {value}.__class__ is int)"
+            join = f"a.add_with_value(eid, t, ts, e, {value}, {self.distinct_ips!r})"
+        return [
+            f"st = {const(self.groups)}.get({key})",
+            f"if st is not None and (a := st[2]) is not None and a.open{test}:",
+            "    st[0] = t",
+            f"    {join}",
+            "else:",
+            f"    {call}",
+        ]
+
+    def handle_value(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None, value: Any) -> None:
+        """``handle`` with the value of the distinct field already read (None: no such field
+        in the rule)."""
+        if value.__class__ is not str and value.__class__ is not int and self.distinct is not None:
+            value = hashable(value)
+            if value is None:
+                return
         if key is None:
-            key = memo[kf] = kf(e)
+            key = self.primary(e)
         st = self.groups.get(key)
         if st is not None:
             st[0] = t
-            if self.own_alert:
-                alert = st[2]
-                if alert is not None:
-                    if alert.open:
+            alert = st[2]
+            if alert is not None and self.own_alert:
+                # the hot path of a scan in progress: the event joins the open alert
+                if alert.open:
+                    if value is None:
                         alert.add(eid, t, ts, e)
-                        if value is not None:
-                            alert.add_value(value, self.distinct_ips)
-                        return
-                    st[2] = None
+                    else:
+                        alert.add_with_value(eid, t, ts, e, value, self.distinct_ips)
+                    return
+                st[2] = None
             tracker = st[1]
+            if value is not None and self.own_alert:
+                # the other hot path: one more (value, event) in a window below the count
+                tracker[value] = (t, ts, eid)
+                if len(tracker) < self.count:
+                    return
+                self._distinct_full(e, t, ts, key, st)
+                return
         else:
             tracker = None
+        distinct = self.distinct
         if not self.own_alert:
-            alert = self._joined(e, t, ts, eid, memo)
+            alert = self._joined(e, t, ts, eid, key)
             if alert is not None:
                 if value is not None:
                     alert.add_value(value, self.distinct_ips)
@@ -218,27 +291,31 @@ class ThresholdDetector(Detector):
             make_room(self.groups, self.cap, t, self.window, self.env.stats)
             tracker = {} if distinct is not None else deque(maxlen=self.count)
             st = self.groups[key] = [t, tracker, None]
-        count = self.count
         if value is None:
             tracker.append((t, ts, eid))
-            if len(tracker) < count or tracker[0][0] < t - self.window:
+            if len(tracker) < self.count or tracker[0][0] < t - self.window:
                 return
-            evidence = list(tracker)
-            values: list[Any] = []
-        else:
-            tracker[value] = (t, ts, eid)
-            if len(tracker) < count:
-                return
-            cutoff = t - self.window
-            for v in [v for v, entry in tracker.items() if entry[0] < cutoff]:
-                del tracker[v]
-            if len(tracker) < count:
-                return
-            evidence = sorted(tracker.values(), key=lambda entry: entry[0])
-            values = list(tracker)
-        tracker.clear()
-        alert = self._open(e, t, ts, memo)
-        st[2] = alert  # type: ignore[index]
+            self._fire(e, t, ts, key, st, list(tracker), [])  # type: ignore[arg-type]
+            return
+        tracker[value] = (t, ts, eid)
+        if len(tracker) >= self.count:
+            self._distinct_full(e, t, ts, key, st)  # type: ignore[arg-type]
+
+    def _distinct_full(self, e: Mapping[str, Any], t: float, ts: str, key: Key, st: list[Any]) -> None:
+        """``count`` distinct values are tracked: drop those older than the window, fire if
+        ``count`` are left."""
+        tracker = st[1]
+        cutoff = t - self.window
+        for v in [v for v, entry in tracker.items() if entry[0] < cutoff]:
+            del tracker[v]
+        if len(tracker) < self.count:
+            return
+        self._fire(e, t, ts, key, st, sorted(tracker.values(), key=lambda entry: entry[0]), list(tracker))
+
+    def _fire(self, e: Mapping[str, Any], t: float, ts: str, key: Key, st: list[Any], evidence: list[Any], values: list[Any]) -> None:
+        st[1].clear()
+        alert = self._open(e, t, ts, key)
+        st[2] = alert
         if alert is None:
             return
         for et, ets, eeid in evidence:
@@ -253,19 +330,21 @@ class SequenceDetector(Detector):
     """Per group: ``[last seen, next step, started at, evidence]`` (one partial sequence)."""
 
     def __init__(self, rule: Rule, env: Env) -> None:
-        super().__init__(rule, env)
         spec = rule.sequence
         assert spec is not None
+        super().__init__(rule, env, spec.group_by)
         self.spec = spec
-        self.group_key = env.keyfn(spec.group_by)
         self.names = [s.name for s in spec.steps]
         self.groups: dict[Key, list[Any]] = {}
 
-    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> None:
-        self.handle_steps(e, t, ts, eid, memo, (0,))
+    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None) -> None:
+        self.handle_steps(e, t, ts, eid, key, (0,))
 
-    def handle_steps(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo, steps: tuple[int, ...] | list[int]) -> None:
-        key = key_of(self.group_key, e, memo)
+    def handle_steps(
+        self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None, steps: tuple[int, ...] | list[int]
+    ) -> None:
+        if key is None:
+            key = self.primary(e)
         groups = self.groups
         st = groups.get(key)
         if st is not None and t - st[2] > self.spec.window:
@@ -278,7 +357,7 @@ class SequenceDetector(Detector):
             if st[1] < len(self.names):
                 return
             del groups[key]
-            alert = self._open(e, t, ts, memo)
+            alert = self._open(e, t, ts, key)
             if alert is None:
                 return
             for et, ets, eeid, _ in st[3]:
@@ -290,103 +369,3 @@ class SequenceDetector(Detector):
             if st is None:
                 make_room(groups, self.env.limits.groups, t, self.spec.window, self.env.stats)
             groups[key] = [t, 1, t, [(t, ts, eid, self.names[0])]]
-
-
-class FirstSeenDetector(Detector):
-    def __init__(self, rule: Rule, env: Env) -> None:
-        super().__init__(rule, env)
-        spec = rule.first_seen
-        assert spec is not None
-        self.key = env.keyfn(spec.key)
-        self.known_key = env.keyfn(spec.known) if spec.known else None
-        #: key -> the alert it raised while that alert is open, else None
-        self.learned: dict[Key, Alert | None] = {}
-        self.known: dict[Key, None] = {}
-
-    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> None:
-        key = key_of(self.key, e, memo)
-        learned = self.learned
-        seen = learned.get(key, _NEW)
-        if seen is not _NEW:
-            if seen is not None:
-                if seen.open:
-                    seen.add(eid, t, ts, e)
-                else:
-                    learned[key] = None
-            return
-        cap = self.env.limits.learned
-        if len(learned) >= cap:
-            learned.pop(next(iter(learned)))
-            self.env.stats["state_evicted"] = self.env.stats.get("state_evicted", 0) + 1
-        learned[key] = None
-        sub = key_of(self.known_key, e, memo) if self.known_key is not None else None
-        if self.env.in_baseline(key[0], t):
-            if sub is not None and sub not in self.known:
-                if len(self.known) >= cap:
-                    self.known.pop(next(iter(self.known)))
-                self.known[sub] = None
-            return
-        if sub is not None and sub not in self.known:
-            return
-        alert = self._open(e, t, ts, memo)
-        if alert is not None:
-            alert.add(eid, t, ts, e)
-            self.book.emit_now(alert)
-            learned[key] = alert if alert.open else None
-
-
-_NEW: Any = object()
-
-
-class RateDetector(Detector):
-    """Fixed windows. Per group: ``[last seen, window number, count, learned peak, learning?,
-    fired?, evidence]``; the peak is learned from windows that start in the baseline."""
-
-    def __init__(self, rule: Rule, env: Env) -> None:
-        super().__init__(rule, env)
-        spec = rule.rate
-        assert spec is not None
-        self.spec = spec
-        self.group_key = env.keyfn(spec.group_by)
-        self.groups: dict[Key, list[Any]] = {}
-
-    def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, memo: Memo) -> None:
-        spec = self.spec
-        key = key_of(self.group_key, e, memo)
-        window = int(t // spec.window)
-        st = self.groups.get(key)
-        if st is None:
-            make_room(self.groups, self.env.limits.groups, t, spec.window, self.env.stats)
-            st = self.groups[key] = [t, window, 0, 0, self.env.in_baseline(key[0], t), False, []]
-        elif st[1] != window:
-            if st[4]:
-                st[3] = max(st[3], st[2])
-            st[1], st[2], st[4], st[5], st[6] = window, 0, self.env.in_baseline(key[0], t), False, []
-        st[0] = t
-        st[2] += 1
-        if st[5]:
-            self._joined(e, t, ts, eid, memo)
-            return
-        if len(st[6]) < 50:
-            st[6].append((t, ts, eid))
-        if st[4] or st[2] <= max(spec.min_count - 1, spec.factor * st[3]):
-            return
-        st[5] = True
-        alert = self._open(e, t, ts, memo)
-        if alert is None:
-            return
-        for et, ets, eeid in st[6]:
-            alert.add(eeid, et, ets)
-        # the whole window counts, though only its first 50 events are kept as evidence
-        alert.add_count(st[2] - len(st[6]))
-        alert.related(e)
-        self.book.emit_now(alert)
-
-
-KINDS: dict[str, type[Detector]] = {
-    "match": MatchDetector,
-    "threshold": ThresholdDetector,
-    "sequence": SequenceDetector,
-    "first_seen": FirstSeenDetector,
-    "rate": RateDetector,
-}

@@ -5,12 +5,30 @@ one detector and matcher, and each still raises its own alerts. Matchers are ind
 ``event.dataset`` / ``event.action`` values their conditions pin. For each (dataset, action)
 seen, the candidate matchers are specialised (whatever depends only on the dataset and action
 is decided once) and compiled into one function (``compiler.compile_bucket``), so the cost of
-an event depends on the rules that could apply to it, not on the size of the rule set.
-Matching events go to the detectors (``detectors``); alerts are aggregated and leave through
-``process`` when their window has passed in event time, or through ``flush``.
+an event depends on the rules that could apply to it, not on the size of the rule set. The
+bucket answers with a bit mask of the matchers that hold; each mask met gets its own
+generated dispatch (``plans.compile_plan``) that computes the group keys its detectors share
+once and calls them (``detectors``). Alerts are aggregated and leave through ``process`` when
+their window has passed in event time, or through ``flush``. The event's time is parsed only
+when some matcher holds.
 
 Group keys always start with ``organization.id``: tenants never share state. The baseline of
-first-seen and rate rules starts, per organization, at that organization's first event.
+first-seen and rate rules starts, per organization, at that organization's first event (the
+organization object of the latest event is remembered by identity: the sensor shares one per
+organization and never changes it).
+
+Memory does not grow with the stream: every table is capped, and the oldest entries go first
+(``tests/test_correlation_bounds.py`` drives each cap with ever new hosts and values).
+
+| state | cap |
+|---|---|
+| per-rule detector state | ``Limits`` (see ``correlation.detectors``) |
+| open alerts; suppression memory | ``alerts.MAX_OPEN``; ``alerts.MAX_SUPPRESSED`` |
+| evidence ids, related addresses, distinct values per alert | ``alerts.MAX_EVIDENCE``, ``MAX_RELATED_IP``, ``MAX_VALUES`` |
+| organizations whose baseline start is known | ``MAX_ORGS`` |
+| zone answers (per address, for ``ZONE_TTL`` s of event time) | ``ZONE_CACHE`` |
+| compiled buckets; dispatch plans | ``MAX_BUCKETS``; ``MAX_PLANS`` |
+| whole seconds parsed; CIDR answers per network test; compiled code | ``fields.CLOCK_CACHE``; ``Cidr.CACHE``; ``codegen.MAX_CODE`` |
 """
 
 from __future__ import annotations
@@ -19,12 +37,14 @@ import gc
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from correlation.alerts import AlertBook
+from correlation.baselines import FirstSeenDetector, RateDetector
 from correlation.compiler import Bucket, compile_bucket
 from correlation.conditions import TRUE, Cond
-from correlation.detectors import KINDS, Detector, Env, Limits, Memo, SequenceDetector
+from correlation.context import ZoneCache, ZoneContext
+from correlation.detectors import Detector, Env, Limits, MatchDetector, SequenceDetector, ThresholdDetector
 from correlation.fields import (
     MISSING,
     PLAIN_KEYS,
@@ -40,18 +60,17 @@ from correlation.fields import (
 from correlation.loader import DEFAULT_RULES, load_directory
 from correlation.matching import index_values, specialize
 from correlation.model import LoadError, Rule
+from correlation.plans import PlanFn, compile_plan
 from correlation.vocab import DATASETS
 
 DEFAULT_BASELINE_SECONDS = 86_400.0
 MAX_BUCKETS = 4096
+#: dispatch plans kept in all (one per distinct set of matchers seen holding together)
+MAX_PLANS = 4096
 MAX_ORGS = 100_000
 ZONE_CACHE = 65_536
 #: event seconds after which cached zone answers are asked again (the asset map learns)
 ZONE_TTL = 300.0
-
-
-class ZoneContext(Protocol):
-    def zone_of(self, ip: str) -> Mapping[str, Any] | None: ...
 
 
 class Engine:
@@ -77,8 +96,7 @@ class Engine:
         self.book = AlertBook()
         self.clock = Clock()
         self._getters: dict[str, Getter] = {}
-        self._zones: dict[str, tuple[str | None, float | None]] = {}
-        self._zones_since = 0.0
+        self._zones = ZoneCache(context, ZONE_CACHE, ZONE_TTL) if context is not None else None
         self._keyfns: dict[tuple[str, ...], KeyFn] = {}
         env = Env(self.book, self._keyfn, self._getter, self._in_baseline, limits or Limits(), self.stats)
         self._matchers: list[tuple[Detector, int | None]] = []
@@ -95,11 +113,18 @@ class Engine:
                     self._add(det, i, step.match)
             else:
                 self._add(det, None, rule.match)
-        self._buckets: dict[tuple[Any, Any], Bucket] = {}
+        #: dataset -> action -> bucket (str or None keys only: anything else misses)
+        self._buckets: dict[str | None, dict[str | None, Bucket]] = {}
+        self._nbuckets = 0
         self._compiled: dict[tuple[Any, ...], Bucket] = {}
+        self._plans = 0
         self._org_start: dict[Any, float] = {}
+        #: the organization object (a dict) of the latest event, once its id is noted
+        self._org: Any = _NO_ORG
         self._track_orgs = any(r.first_seen is not None or r.rate is not None for r in self.rules)
+        #: the whole second (``@timestamp[:19]``) of the latest _tick, and its time when known
         self._sec: str | None = None
+        self._base: float | None = None
         self._now = float("-inf")
 
     @classmethod
@@ -119,40 +144,54 @@ class Engine:
     # -- the event path ----------------------------------------------------------------------
     def process(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Feed one event; returns the alerts that are complete now."""
-        if event.__class__ is not dict and not isinstance(event, Mapping):
-            self.stats["not_a_mapping"] += 1
-            return []
-        if not event.keys() <= PLAIN_KEYS and not is_nested(event):
-            event = nest(event)
+        if event.__class__ is not dict or not event.keys() <= PLAIN_KEYS:
+            event = self._normal(event)  # type: ignore[assignment]
+            if event is None:
+                return []
         self.events += 1
         ev = event.get("event")
-        if ev.__class__ is dict:
-            ds = ev.get("dataset")  # type: ignore[union-attr]
-            act = ev.get("action")  # type: ignore[union-attr]
-            if ds.__class__ is not str:
-                ds = None
-            if act.__class__ is not str:
-                act = None
-        else:
-            ds = act = None
         ts = event.get("@timestamp")
         if ts.__class__ is not str or ts[:19] != self._sec:
             self._tick(ts)
-        bucket = self._buckets.get((ds, act))
-        if bucket is None:
-            bucket = self._bucket(ds, act)
-        hits = bucket(event)
-        if self._track_orgs:
-            org = event.get("organization")
-            oid = org.get("id") if org.__class__ is dict else None  # type: ignore[union-attr]
-            if oid not in self._org_start:
-                self._start_org(oid, ts)
-        if hits:
-            self._dispatch(event, ev, ts, hits)
-        book = self.book
-        if book.ready:
-            return book.drain()
+        try:
+            # only (str or None, str or None) keys are stored: anything else misses
+            bucket = self._buckets[ev.get("dataset")][ev.get("action")] if ev.__class__ is dict else self._bucket_of(ev)  # type: ignore[union-attr]
+        except (KeyError, TypeError):
+            bucket = self._bucket_of(ev)
+        mask = bucket.test(event)
+        if self._track_orgs and event.get("organization") is not self._org:
+            self._start_org(event.get("organization"), ts)
+        if mask:
+            plan = bucket.plans.get(mask) or self._plan(bucket, mask)
+            self.matches += plan[1]
+            # the time: the sensor's form (YYYY-MM-DDTHH:MM:SS.ffffffZ) within the second
+            # that _tick parsed, as Clock.seconds computes it; anything else through the clock
+            base = self._base
+            if base is not None and len(ts) == 27 and ts[19::7] == ".Z" and (frac := ts[20:26]).isdecimal():  # type: ignore[arg-type,index]
+                t = base + int(frac) * 1e-6
+            else:
+                t, ts = self._time(ts)
+            plan[0](event, t, ts, ev.get("id") if ev.__class__ is dict else None)  # type: ignore[union-attr]
+        if self.book.ready:
+            return self.book.drain()
         return []
+
+    def _normal(self, event: Any) -> dict[str, Any] | Mapping[str, Any] | None:
+        """The event in the nested form the compiled readers expect (None: not an event)."""
+        if event.__class__ is not dict and not isinstance(event, Mapping):
+            self.stats["not_a_mapping"] += 1
+            return None
+        return event if is_nested(event) else nest(event)
+
+    def _bucket_of(self, ev: Any) -> Bucket:
+        """The bucket of an event whose (dataset, action) is not a known pair of strings."""
+        ds = act = None
+        if ev.__class__ is dict:
+            ds, act = ev.get("dataset"), ev.get("action")
+            ds = ds if ds.__class__ is str else None
+            act = act if act.__class__ is str else None
+        bucket = self._buckets.get(ds, {}).get(act)
+        return bucket if bucket is not None else self._bucket(ds, act)
 
     def flush(self) -> list[dict[str, Any]]:
         """End of stream: close every aggregation window and return the pending alerts."""
@@ -167,53 +206,57 @@ class Engine:
                 gc.enable()
         return self.book.drain()
 
-    def _dispatch(self, event: Mapping[str, Any], ev: Any, ts: Any, hits: tuple[int, ...]) -> None:
+    def _time(self, ts: Any) -> tuple[float, str]:
+        """(seconds, ISO text) of an event's @timestamp, whatever its form."""
         t = self.clock.seconds(ts)
         if t is None:
             # no usable time: the event happened "now", the latest time seen
             self.stats["bad_timestamp"] += 1
             t = self._now if self._now != float("-inf") else 0.0
-            ts = iso(t)
-        elif ts.__class__ is not str:
-            ts = iso(t)
-        eid = ev.get("id") if ev.__class__ is dict else None
-        memo: Memo = {}
-        self.matches += len(hits)
-        steps: dict[SequenceDetector, list[int]] | None = None
-        matchers = self._matchers
-        for n in hits:
-            det, step = matchers[n]
-            if step is None:
-                det.handle(event, t, ts, eid, memo)
-            else:
-                if steps is None:
-                    steps = {}
-                steps.setdefault(det, []).append(step)  # type: ignore[arg-type]
-        if steps:
-            for seq, numbers in steps.items():
-                seq.handle_steps(event, t, ts, eid, memo, numbers)
+            return t, iso(t)
+        return t, ts if ts.__class__ is str else iso(t)
+
+    def _plan(self, bucket: Bucket, mask: int) -> tuple[PlanFn, int]:
+        """Compile the dispatch of the matchers in ``mask`` (at most MAX_PLANS in all: past
+        that, every bucket starts again from none)."""
+        if self._plans >= MAX_PLANS:
+            for b in self._compiled.values():
+                b.plans.clear()
+            self._plans = 0
+        numbers = bucket.numbers(mask)
+        plan = bucket.plans[mask] = (compile_plan(numbers, self._matchers, self._getter), len(numbers))
+        self._plans += 1
+        return plan
 
     def _tick(self, ts: Any) -> None:
         """A new second of event time: close the alert windows that ended before it."""
+        self._base = None
         t = self.clock.seconds(ts)
         if t is None:
             return
         if ts.__class__ is str:
             self._sec = ts[:19]
+            self._base = self.clock.base(self._sec)
         if t > self._now:
             self._now = t
             self.book.expire(t)
-            if t - self._zones_since > ZONE_TTL:
-                self._zones.clear()
-                self._zones_since = t
+            if self._zones is not None:
+                self._zones.tick(t)
 
-    def _start_org(self, oid: Any, ts: Any) -> None:
-        t = self.clock.seconds(ts)
-        if t is None:
-            return
-        if len(self._org_start) >= MAX_ORGS:
-            self._org_start.pop(next(iter(self._org_start)))
-        self._org_start[oid] = t
+    def _start_org(self, org: Any, ts: Any) -> None:
+        """Note when each organization's first event was (its baseline starts there). The
+        object of the latest event is remembered: the sensor shares one per organization, so
+        the next events need not look it up again."""
+        oid = org.get("id") if org.__class__ is dict else None
+        if oid not in self._org_start:
+            t = self.clock.seconds(ts)
+            if t is None:
+                return
+            if len(self._org_start) >= MAX_ORGS:
+                self._org_start.pop(next(iter(self._org_start)))
+                self._org = _NO_ORG  # it may have been the one forgotten
+            self._org_start[oid] = t
+        self._org = org if org.__class__ is dict else _NO_ORG
 
     def _in_baseline(self, org: Any, t: float) -> bool:
         start = self._org_start.get(org)
@@ -251,11 +294,16 @@ class Engine:
         fn = self._compiled.get(key)
         if fn is None:
             if len(self._compiled) >= MAX_BUCKETS:
+                # every bucket (and its plans) goes: _buckets only ever holds compiled ones
                 self._compiled.clear()
-            fn = self._compiled[key] = compile_bucket(matchers, self._getter, self._value)
-        if len(self._buckets) >= MAX_BUCKETS:
+                self._buckets.clear()
+                self._nbuckets = self._plans = 0
+            fn = self._compiled[key] = compile_bucket(matchers, self._getter, self._value, self._zones)
+        if self._nbuckets >= MAX_BUCKETS:
             self._buckets.clear()
-        self._buckets[(ds, act)] = fn
+            self._nbuckets = 0
+        self._buckets.setdefault(ds, {})[act] = fn
+        self._nbuckets += 1
         return fn
 
     # -- fields -----------------------------------------------------------------------------
@@ -274,32 +322,9 @@ class Engine:
             fn = self._keyfns[fields] = make_keyfn(fields, self._getter)
         return fn
 
-    def _zone(self, e: Mapping[str, Any], side: str) -> tuple[str | None, float | None]:
-        """(zone name, Purdue level) of one end of the event; either may be unknown (None).
-
-        ``context.zone_of(ip)`` answers ``{"zone": name or None, "level": number or None}`` or
-        None; answers are cached per address for ZONE_TTL seconds of event time."""
-        obj = e.get(side)
-        ip = obj.get("ip") if obj.__class__ is dict else None  # type: ignore[union-attr]
-        if ip.__class__ is not str or self.context is None:
-            return _UNKNOWN
-        z = self._zones.get(ip)
-        if z is None:
-            answer = self.context.zone_of(ip)
-            z = _UNKNOWN
-            if isinstance(answer, Mapping):
-                name, level = answer.get("zone"), answer.get("level")
-                z = (
-                    name if isinstance(name, str) else None,
-                    float(level) if isinstance(level, int | float) and not isinstance(level, bool) else None,
-                )
-            if len(self._zones) >= ZONE_CACHE:
-                self._zones.clear()
-            self._zones[ip] = z
-        return z
-
     def _context_getter(self, path: str) -> Getter:
-        if self.context is None:
+        zones = self._zones
+        if zones is None:
             return _absent
         parts = path.split(".")
         if parts[1] in ("source", "destination"):
@@ -307,15 +332,15 @@ class Engine:
             index = 0 if parts[2] == "zone" else 1
 
             def one(e: Mapping[str, Any]) -> Any:
-                value = self._zone(e, side)[index]
+                value = zones.side(e, side)[index]
                 return MISSING if value is None else value
 
             return one
         crossing = parts[1] == "zone_crossing"
 
         def both(e: Mapping[str, Any]) -> Any:
-            a = self._zone(e, "source")
-            b = self._zone(e, "destination")
+            a = zones.side(e, "source")
+            b = zones.side(e, "destination")
             if crossing:
                 return MISSING if a[0] is None or b[0] is None else a[0] != b[0]
             return MISSING if a[1] is None or b[1] is None else abs(a[1] - b[1])
@@ -323,7 +348,15 @@ class Engine:
         return both
 
 
-_UNKNOWN: tuple[str | None, float | None] = (None, None)
+_NO_ORG = object()
+
+KINDS: dict[str, type[Detector]] = {
+    "match": MatchDetector,
+    "threshold": ThresholdDetector,
+    "sequence": SequenceDetector,
+    "first_seen": FirstSeenDetector,
+    "rate": RateDetector,
+}
 
 
 def _absent(e: Mapping[str, Any]) -> Any:

@@ -12,7 +12,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
+
+from correlation.codegen import make
 
 
 class _Missing:
@@ -57,6 +60,27 @@ def walk(value: Any, parts: tuple[str, ...]) -> Any:
         else:
             return MISSING
     return value
+
+
+class _Walk:
+    """A top-level value that is not a dict, read through ``get`` as ``walk`` reads it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return walk(self.value, (key,))
+
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+def as_object(value: Any) -> Any:
+    """A top-level event value that is not a dict, as something whose ``get(key, MISSING)``
+    answers what ``getter("<top>.<key>")`` answers: nothing for None, else ``walk``."""
+    return _NOTHING if value is None else _Walk(value)
 
 
 def getter(path: str) -> Getter:
@@ -144,6 +168,10 @@ def nest(event: Mapping[str, Any]) -> dict[str, Any]:
 _UTC = UTC
 
 
+#: whole seconds whose time a Clock keeps
+CLOCK_CACHE = 4096
+
+
 class Clock:
     """Event time -> seconds since the epoch (float), caching the whole-second prefix."""
 
@@ -168,17 +196,25 @@ class Clock:
                     if base is not None:
                         self._prefix, self._base_t = prefix, base
                 frac = ts[20:26]
-                if base is not None and frac.isdigit():
+                if base is not None and frac.isdecimal():
                     return base + int(frac) * 1e-6
             return _parse_iso(ts)
         if ts.__class__ is int or ts.__class__ is float:
             return float(ts)
         return None
 
+    def base(self, prefix: str) -> float | None:
+        """Seconds since the epoch of a whole second ``YYYY-MM-DDTHH:MM:SS`` (None when it is
+        not one): ``seconds`` adds the fraction to this for the sensor's timestamps."""
+        if prefix == self._prefix and prefix:
+            return self._base_t
+        base = self._cache.get(prefix)
+        return base if base is not None else self._base(prefix)
+
     def _base(self, prefix: str) -> float | None:
         t = _parse_iso(prefix + "Z")
         if t is not None:
-            if len(self._cache) >= 4096:
+            if len(self._cache) >= CLOCK_CACHE:
                 self._cache.clear()
             self._cache[prefix] = t
         return t
@@ -230,7 +266,7 @@ def hashable(value: Any) -> Any:
 
 
 KeyFn = Callable[[Mapping[str, Any]], tuple[Any, ...]]
-_SIMPLE = frozenset({str, int, float, bool, type(None)})
+SIMPLE = frozenset({str, int, float, bool, type(None)})
 
 
 def make_keyfn(fields: tuple[str, ...], getter_for: Callable[[str], Getter]) -> KeyFn:
@@ -247,7 +283,5 @@ def make_keyfn(fields: tuple[str, ...], getter_for: Callable[[str], Getter]) -> 
         parts.append(f"(a{i} if a{i}.__class__ in _S else _h(a{i}))")
     lines.append("        return (" + ", ".join(parts) + ",)")
     lines.append("    return key")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines) + "\n", "<correlation key>", "exec"), namespace)  # noqa: S102 - field names are validated
-    fn: KeyFn = namespace["_make"](MISSING, _SIMPLE, hashable, *consts)
+    fn: KeyFn = make("\n".join(lines) + "\n", "<correlation key>", MISSING, SIMPLE, hashable, *consts)
     return fn
