@@ -7,8 +7,10 @@ whatever ``--packets`` is:
 
 - ``--flows`` sessions run at once, each copy of a seed session in a slot; slots are merged by
   timestamp, so flows interleave as on a busy mirror port;
-- every copy gets its own client/server IPv4 pair (servers in 10.1-3.0.0/16 by protocol,
-  clients in 10.100.0.0/14: bounded host sets, distinct pairs), a new client port, new
+- every copy gets a client/server IPv4 pair from a fixed plant topology (servers in
+  10.1-3.0.0/16 by protocol, clients in 10.100.0.0/14; each server is polled by the same
+  ``CLIENTS_PER_SERVER`` clients, as PLCs by their HMIs, engineering stations and historians:
+  bounded host and pair sets, so per-host and per-pair state stays flat), a new client port, new
   initial sequence numbers per direction (acks shifted by the peer's offset, so reassembly
   sees consistent streams), new IP ids, and timestamps shifted onto the output clock and
   scaled so the capture carries ``--rate`` packets per second of capture time;
@@ -42,6 +44,7 @@ OPCUA_TYPES = frozenset({b"HEL", b"ACK", b"OPN", b"MSG", b"CLO", b"ERR", b"RHE"}
 SERVER_NET = {"modbus": 1, "s7": 2, "opcua": 3}  # 10.N.x.y
 N_SERVERS = 250  # per protocol: 10.N.0.1 - 10.N.0.250
 N_CLIENTS = 1000  # 10.100.0.1 - 10.100.3.250
+CLIENTS_PER_SERVER = 4  # each server's fixed set of clients: 1,000 pairs per protocol
 EPOCH_US = 1_700_000_000 * 1_000_000  # 2023-11-14T22:13:20Z, fixed for reproducible files
 MAX_SEED_GAP_US = 1_000_000  # idle periods in seeds are clipped to this before scaling
 M32 = 0xFFFFFFFF
@@ -256,9 +259,9 @@ class Copy:
         self.t = t
         self.i = 0
         self.start = start_us
-        # distinct (client, server) pairs for N_SERVERS * N_CLIENTS copies per protocol
+        # the fixed topology: server s is polled by clients s*k .. s*k+k-1 (mod N_CLIENTS)
         s = number % N_SERVERS
-        c = (number // N_SERVERS) % N_CLIENTS
+        c = (s * CLIENTS_PER_SERVER + (number // N_SERVERS) % CLIENTS_PER_SERVER) % N_CLIENTS
         server = bytes((10, SERVER_NET[t.protocol], 0, s + 1))
         client = bytes((10, 100, c // 250, c % 250 + 1))
         cport = 20000 + (number * 7919) % 40000
