@@ -6,6 +6,7 @@ events of captures for tests and tools.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections import Counter
@@ -156,6 +157,24 @@ def replay(
 ) -> Summary:
     """Run the whole offline pipeline and write events, alerts, assets and graph to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    # events are short-lived acyclic dicts: collect cycles rarely (the analytics' state is
+    # long-lived, so frequent full passes over it would cost more than they ever free)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        return _replay(paths, out_dir, observer, organization, analytics, progress_factory)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _replay(
+    paths: Sequence[Path],
+    out_dir: Path,
+    observer: str,
+    organization: str,
+    analytics: Analytics | None,
+    progress_factory: Callable[[Path], tuple[Progress, Callable[[], None]]] | None,
+) -> Summary:
     summary = Summary()
     started = time.perf_counter()
     analytics = analytics or Analytics()
