@@ -3,7 +3,8 @@ markings, the audit log, shared STIX objects and the TAXII outbox.
 
 Events, alerts and assets live in the store (``icssa.store``); this database holds what people
 and platforms add on top. API processes keep nothing else, so several can share one file
-(WAL mode, a connection per thread, ``BEGIN IMMEDIATE`` for writes).
+(WAL mode, a connection per thread, ``BEGIN IMMEDIATE`` for writes, one writer at a time
+per process).
 
 Times are ISO 8601 UTC strings with microseconds (``now_iso``), which sort as text.
 """
@@ -102,6 +103,8 @@ class Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
+        # writers of this process queue here: SQLite's own wait for a busy file sleeps 1 to 100 ms
+        self._writing = threading.RLock()
         self._conns: list[sqlite3.Connection] = []
         self.conn.executescript(SCHEMA)
 
@@ -118,6 +121,16 @@ class Database:
                 self._conns.append(conn)
         return conn
 
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """This process's write turn, given up after the same 30 s SQLite waits for a busy file."""
+        if not self._writing.acquire(timeout=30):
+            raise sqlite3.OperationalError("database is locked (30 s waiting for another writer)")
+        try:
+            yield
+        finally:
+            self._writing.release()
+
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, args).fetchall()
 
@@ -130,7 +143,8 @@ class Database:
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One statement in its own (autocommit) transaction."""
-        return self.conn.execute(sql, args)
+        with self._writer():
+            return self.conn.execute(sql, args)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -139,13 +153,14 @@ class Database:
         if conn.in_transaction:  # nested: the outer transaction decides
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._writer():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def get_meta(self, key: str) -> str | None:
         return self.scalar("SELECT value FROM meta WHERE key = ?", (key,))

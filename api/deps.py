@@ -3,6 +3,11 @@
 Authorization lives here, never in handlers: routes declare ``ReaderUser``, ``ResponderUser``
 and so on, and read ``user.scope`` to filter every query.
 
+The dependencies are ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, one
+thread hand-off each, which cost more than their work (attribute reads, a JWT check, indexed
+SQLite lookups of a few microseconds). The one slow step, an argon2 password check, still goes
+to the thread pool; handlers that call the store stay ``def`` and run there.
+
 Credentials accepted, in order: ``Authorization: Bearer <access token>`` (OAuth2 password
 flow), ``Authorization: Bearer|Token <API key>`` or ``X-API-Key: <API key>`` (sensors,
 machines, peer platforms; taxii2-client's ``TokenAuth`` sends ``Token``), and HTTP Basic with a
@@ -11,12 +16,13 @@ username and password or an API key as the password (TAXII clients).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.db import Database
 from api.security import Passwords, decode_access_token, hash_api_key, looks_like_api_key
@@ -30,28 +36,28 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 basic_scheme = HTTPBasic(auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
 
 
-def get_store(request: Request) -> Store:
-    return request.app.state.stores.get()  # type: ignore[no-any-return]
+async def get_store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
 
 
-def get_tree(request: Request) -> OrgTree:
+async def get_tree(request: Request) -> OrgTree:
     tenancy: Tenancy = request.app.state.tenancy
     return tenancy.tree
 
 
-def get_tenancy(request: Request) -> Tenancy:
+async def get_tenancy(request: Request) -> Tenancy:
     return request.app.state.tenancy  # type: ignore[no-any-return]
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     return request.app.state.passwords  # type: ignore[no-any-return]
 
 
@@ -108,7 +114,7 @@ def _by_key(db: Database, key: str) -> Any:
     )
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     db: SessionDep,
     tree: TreeDep,
@@ -138,7 +144,8 @@ def get_principal(
                 return _principal(db, tree, row, "api_key")
             raise _unauthorized("unknown or inactive credentials")
         row = db.one(f"SELECT {_USER_COLS} FROM users WHERE username = ?", (basic.username,))
-        if not passwords.verify(row["password_hash"] if row is not None else None, basic.password):
+        stored = row["password_hash"] if row is not None else None
+        if not await run_in_threadpool(passwords.verify, stored, basic.password):  # argon2: milliseconds
             raise _unauthorized("unknown or inactive credentials")
         return _principal(db, tree, row, "basic")
     raise _unauthorized()
@@ -147,10 +154,10 @@ def get_principal(
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only callers with one of ``roles``."""
 
-    def check(user: CurrentUser) -> Principal:
+    async def check(user: CurrentUser) -> Principal:
         if user.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role} may not do this")
         return user

@@ -8,7 +8,6 @@ everything at shutdown.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,17 +47,6 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 
 
-class StorePool:
-    """Store handles taken in turn by requests (one for Elasticsearch, several for SQLite)."""
-
-    def __init__(self, stores: list[Store]) -> None:
-        self.stores = stores
-        self._next = itertools.count()
-
-    def get(self) -> Store:
-        return self.stores[next(self._next) % len(self.stores)]
-
-
 def _bootstrap_admin(db: Database, tenancy: Tenancy, settings: Settings, passwords: Passwords) -> None:
     if not settings.first_admin or db.one("SELECT 1 FROM users WHERE username = ?", (settings.first_admin,)):
         return
@@ -89,12 +77,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if settings.orgs_file is not None:
         save_orgs(db, load_yaml(settings.orgs_file))
     passwords = Passwords(settings)
-    readers: list[Store] = []
     if store is None:
-        store = open_store(settings.store_url)
-        if settings.store_url.startswith("sqlite:") and ":memory:" not in settings.store_url:
-            # an SQLite store serializes its one connection: more connections read in parallel (WAL)
-            readers = [open_store(settings.store_url) for _ in range(settings.store_connections - 1)]
+        # an SQLite store reads through a pool of connections (in parallel, WAL); Elasticsearch
+        # through one client with its own connection pool
+        options = {"readers": settings.store_connections} if settings.store_url.startswith("sqlite:") else {}
+        store = open_store(settings.store_url, **options)
     share = Sharing(db, store, tenancy, settings)
     share.publish_common()
     forwarder = Forwarder(db, settings)
@@ -109,10 +96,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         yield
         if worker is not None:
             worker.stop()
-        for extra in readers:
-            extra.close()
-        readers.clear()
-        app.state.stores = StorePool([store])
         db.close()  # connections reopen on demand: the app may be started again (tests)
 
     app = FastAPI(
@@ -123,7 +106,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
-    app.state.stores = StorePool([store, *readers])
     app.state.tenancy = tenancy
     app.state.passwords = passwords
     app.state.sharing = share

@@ -128,8 +128,13 @@ class Bus(ABC):
     @abstractmethod
     def consumer(
         self, group: str, topics: Sequence[str], *, on_revoke: Assigned | None = None,
-        on_assign: Assigned | None = None,
-    ) -> Consumer: ...
+        on_assign: Assigned | None = None, on_lost: Assigned | None = None,
+    ) -> Consumer:
+        """A group member. Called inside ``poll``: ``on_revoke`` before a rebalance takes
+        partitions away (offsets may still be committed), ``on_lost`` when the member was
+        put out of the group (they may not: those partitions are read again from their
+        committed offsets, here or elsewhere), ``on_assign`` with the new assignment.
+        A partition kept through a rebalance keeps its position."""
 
     def close(self) -> None:  # noqa: B027 - most buses hold nothing between calls
         """Nothing to release by default."""
@@ -157,7 +162,7 @@ class MemoryBus(Bus):
 
     def consumer(
         self, group: str, topics: Sequence[str], *, on_revoke: Assigned | None = None,
-        on_assign: Assigned | None = None,
+        on_assign: Assigned | None = None, on_lost: Assigned | None = None,
     ) -> Consumer:
         self.ensure_topics()
         c = _MemoryConsumer(self, group, list(topics))
@@ -219,7 +224,7 @@ def _events_in(records: Sequence[SpoolRecord]) -> int:
 
 
 def open_bus(url: str) -> Bus:
-    """``memory`` or ``kafka://HOST:PORT[,HOST:PORT...][?prefix=NAME&partitions=N]``."""
+    """``memory`` or ``kafka://HOST:PORT[,HOST:PORT...][?prefix=NAME&partitions=N&compression=CODEC]``."""
     if url == "memory":
         return MemoryBus()
     if url.startswith("kafka://"):
@@ -232,6 +237,7 @@ def open_bus(url: str) -> Bus:
         return KafkaBus(
             parts.netloc, prefix=q.get("prefix", ["icssa."])[0],
             partitions=int(q.get("partitions", [DEFAULT_PARTITIONS])[0]),
+            compression=q.get("compression", [None])[0],
         )
     raise BusError(f"unknown bus {url!r}: use memory or kafka://HOST:PORT")
 

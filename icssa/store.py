@@ -148,6 +148,10 @@ class Store(ABC):
     def count_alerts(self, q: AlertQuery) -> int: ...
 
     @abstractmethod
+    def count_alerts_by_org(self, q: AlertQuery) -> dict[str, int]:
+        """Alerts matching ``q`` per organization id (organizations with none are left out)."""
+
+    @abstractmethod
     def count_assets(self, q: AssetQuery) -> int: ...
 
     @abstractmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.db import Database, now_iso
@@ -24,11 +24,12 @@ from api.deps import (
     not_found,
     scoped_orgs,
 )
-from api.query import DocPage, bad_query, bands, claim_docs, org_of
+from api.query import DocJSON, DocPage, bad_query, bands, claim_docs, model_out, org_of, page_out
 from api.regions import Region, region_groups
 from api.sharing import Sharing
+from api.tenancy import OrgTree
 from icssa.events import get
-from icssa.store import AlertQuery
+from icssa.store import AlertQuery, Store
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 Size = Annotated[int, Query(ge=1, le=1000)]
@@ -90,6 +91,15 @@ def with_tlp(db: Database, sharing: Sharing, alerts: list[dict[str, Any]]) -> li
     return out
 
 
+def _region_counts(store: Store, user: Principal, tree: OrgTree, ref: str | None,
+                   kw: dict[str, Any]) -> list[tuple[Region, int]]:
+    """Alerts per region group: one count per organization (one query), summed by group."""
+    groups = region_groups(user, tree, ref)
+    every = sorted({o for _, orgs in groups for o in orgs})
+    counts = store.count_alerts_by_org(AlertQuery(organizations=every, **kw)) if every else {}
+    return [(reg, sum(counts.get(o, 0) for o in orgs)) for reg, orgs in groups]
+
+
 def _query(user: Principal, tree: Any, organization: str | None, region: str | None, **kw: Any) -> AlertQuery:
     return AlertQuery(organizations=scoped_orgs(user, tree, organization or region), **kw)
 
@@ -100,7 +110,7 @@ def list_alerts(
     start: str | None = None, end: str | None = None, organization: str | None = None, region: str | None = None,
     rule_id: str | None = None, technique: str | None = None, min_severity: Annotated[int | None, Query(ge=0, le=100)] = None,
     ip: str | None = None, size: Size = 100, cursor: str | None = None,
-) -> DocPage:
+) -> Response:
     q = _query(user, tree, organization, region, start=start, end=end, rule_id=rule_id, technique=technique,
                min_severity=min_severity, ip=ip)
     try:
@@ -108,7 +118,7 @@ def list_alerts(
     except ValueError as exc:
         raise bad_query(exc) from None
     audit_read(db, user, "alerts", {org_of(a) for a in page.items}, {"organization": organization, "region": region})
-    return DocPage(items=with_tlp(db, _sharing(request), page.items), total=page.total, cursor=page.cursor)
+    return page_out(with_tlp(db, _sharing(request), page.items), page.total, page.cursor)
 
 
 @router.get("/stats", response_model=AlertStatsOut)
@@ -117,33 +127,30 @@ def alert_stats(
     start: str | None = None, end: str | None = None, organization: str | None = None, region: str | None = None,
     rule_id: str | None = None, technique: str | None = None, min_severity: Annotated[int | None, Query(ge=0, le=100)] = None,
     interval: Annotated[int, Query(ge=60, le=31 * 86400)] = 3600, top: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> AlertStatsOut:
+) -> Response:
     ref = organization or region
     kw: dict[str, Any] = {"start": start, "end": end, "rule_id": rule_id, "technique": technique, "min_severity": min_severity}
     q = _query(user, tree, organization, region, **kw)
     try:
         stats = store.alert_stats(q, interval_seconds=interval, top=top)
-        by_region = [
-            RegionCount(region=reg, count=store.count_alerts(AlertQuery(organizations=orgs, **kw)))
-            for reg, orgs in region_groups(user, tree, ref)
-        ]
+        by_region = [RegionCount(region=reg, count=n) for reg, n in _region_counts(store, user, tree, ref, kw)]
     except ValueError as exc:
         raise bad_query(exc) from None
     audit_read(db, user, "alerts/stats", q.organizations if q.organizations is not None else ["*"], {"region": ref})
-    return AlertStatsOut(
+    return model_out(AlertStatsOut(
         total=stats.total, by_region=by_region, by_technique=stats.by_technique, by_severity=bands(stats.by_severity),
         by_severity_value={str(k): v for k, v in stats.by_severity.items()}, by_rule=stats.by_rule,
         over_time=[TimeBucket(start=s, count=n) for s, n in stats.over_time],
-    )
+    ))
 
 
 @router.get("/{alert_id}", response_model=dict[str, Any])
-def get_alert(alert_id: str, request: Request, user: ReaderUser, store: StoreDep, db: SessionDep) -> dict[str, Any]:
+def get_alert(alert_id: str, request: Request, user: ReaderUser, store: StoreDep, db: SessionDep) -> Response:
     doc = store.get("alerts", alert_id)
     if doc is None or not user.scope.allows(org_of(doc)):
         raise not_found(f"alert {alert_id}")
     audit_read(db, user, "alerts", [org_of(doc)], resource_id=alert_id)
-    return with_tlp(db, _sharing(request), [doc])[0]
+    return DocJSON(with_tlp(db, _sharing(request), [doc])[0])
 
 
 @router.put("/{alert_id}/tlp", response_model=AlertMarking)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import (
@@ -18,7 +18,16 @@ from api.deps import (
     not_found,
     scoped_orgs,
 )
-from api.query import DocPage, bad_query, claim_docs, exposure_test, filtered_assets, org_of, page_out
+from api.query import (
+    DocJSON,
+    DocPage,
+    bad_query,
+    claim_docs,
+    exposure_test,
+    filtered_assets,
+    org_of,
+    page_out,
+)
 from icssa.store import AssetQuery, asset_doc_id
 
 router = APIRouter(prefix="/assets", tags=["assets"])
@@ -40,30 +49,29 @@ def list_assets(
     role: str | None = None, vendor: str | None = None, protocol: str | None = None, ip: str | None = None,
     exposure: Annotated[str | None, Query(description="'any' or a finding kind, e.g. s7_no_protection")] = None,
     size: Size = 100, cursor: str | None = None,
-) -> DocPage:
+) -> Response:
     orgs = scoped_orgs(user, tree, organization or region)
     q = AssetQuery(organizations=orgs, ip=ip, role=role, protocol=protocol, zone=zone, vendor=vendor)
     try:
         if exposure:
             page = filtered_assets(store, q, exposure_test(exposure), size, cursor, settings.max_scan)
-            out = DocPage(items=page.items, total=None, cursor=page.cursor)
         else:
-            out = page_out(store.search_assets(q, size=size, cursor=cursor))
+            page = store.search_assets(q, size=size, cursor=cursor)
     except ValueError as exc:
         raise bad_query(exc) from None
-    audit_read(db, user, "assets", {org_of(a) for a in out.items}, {"organization": organization, "region": region})
-    return out
+    audit_read(db, user, "assets", {org_of(a) for a in page.items}, {"organization": organization, "region": region})
+    return page_out(page.items, None if exposure else page.total, page.cursor)
 
 
 @router.get("/{organization}/{asset_id:path}", response_model=dict[str, Any])
-def get_asset(organization: str, asset_id: str, user: ReaderUser, store: StoreDep, db: SessionDep) -> dict[str, Any]:
+def get_asset(organization: str, asset_id: str, user: ReaderUser, store: StoreDep, db: SessionDep) -> Response:
     if not user.scope.allows(organization):
         raise not_found("asset")
     doc = store.get("assets", f"{organization}/{asset_id}")
     if doc is None:
         raise not_found("asset")
     audit_read(db, user, "assets", [organization], resource_id=f"{organization}/{asset_id}")
-    return doc
+    return DocJSON(doc)
 
 
 @router.post("", response_model=Written, status_code=201)

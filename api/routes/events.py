@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReaderUser, SensorUser, SessionDep, StoreDep, TreeDep, audit_read, not_found, scoped_orgs
-from api.query import DocPage, bad_query, claim_docs, org_of, page_out
+from api.query import DocJSON, DocPage, bad_query, claim_docs, org_of, page_out
 from icssa.store import EventQuery
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -35,15 +35,15 @@ def search_events(
     start: str | None = None, end: str | None = None, organization: str | None = None, region: str | None = None,
     dataset: str | None = None, action: str | None = None, ip: str | None = None, observer: str | None = None,
     community_id: str | None = None, size: Size = 100, cursor: str | None = None,
-) -> DocPage:
+) -> Response:
     q = EventQuery(start=start, end=end, organizations=scoped_orgs(user, tree, organization or region),
                    dataset=dataset, action=action, ip=ip, observer=observer, community_id=community_id)
     try:
-        out = page_out(store.search_events(q, size=size, cursor=cursor))
+        page = store.search_events(q, size=size, cursor=cursor)
     except ValueError as exc:
         raise bad_query(exc) from None
-    audit_read(db, user, "events", {org_of(e) for e in out.items}, {"organization": organization, "region": region})
-    return out
+    audit_read(db, user, "events", {org_of(e) for e in page.items}, {"organization": organization, "region": region})
+    return page_out(page.items, page.total, page.cursor)
 
 
 @router.get("/stats", response_model=EventStatsOut)
@@ -63,12 +63,12 @@ def event_stats(
 
 
 @router.get("/{event_id}", response_model=dict[str, Any])
-def get_event(event_id: str, user: ReaderUser, store: StoreDep, db: SessionDep) -> dict[str, Any]:
+def get_event(event_id: str, user: ReaderUser, store: StoreDep, db: SessionDep) -> Response:
     doc = store.get("events", event_id)
     if doc is None or not user.scope.allows(org_of(doc)):
         raise not_found(f"event {event_id}")
     audit_read(db, user, "events", [org_of(doc)], resource_id=event_id)
-    return doc
+    return DocJSON(doc)
 
 
 @router.post("", response_model=Written, status_code=201)

@@ -157,7 +157,13 @@ def test_two_correlators_split_the_partitions_and_agree(
 
     wait_until("both group members holding partitions", split)
     _publish_all(ns, tmp_path)
-    wait_until("every event stored", lambda: ns.event_count() == len(reference["events"]))
+    try:
+        wait_until("every event stored", lambda: ns.event_count() == len(reference["events"]))
+    except AssertionError as exc:
+        a.stop()
+        b.stop()
+        raise AssertionError(f"{exc}: {ns.event_count()} of {len(reference['events'])}\n"
+                             f"-- first correlator:\n{a.log()}\n-- second:\n{b.log()}") from None
     assert a.stop() == 0, a.log()
     assert b.stop() == 0, b.log()
     na, nb = _consumed(a), _consumed(b)

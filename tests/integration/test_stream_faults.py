@@ -47,7 +47,7 @@ def test_elasticsearch_stopped_mid_stream(ns: Namespace, big_pcap: tuple[Path, s
     s = ns.sensor("--pcap", str(pcap), "--spool", str(tmp_path / "spool"))
     wait_until("the first events stored", lambda: ns.event_count() > 0, timeout=120, every=0.2)
     services("stop", "es")
-    c.wait_line("checkpoint failed", timeout=300)
+    wait_until("a write failing", lambda: c.saw("storing events failed") or c.saw("checkpoint failed"), timeout=300)
     services("start", "es")
     assert s.finish(timeout=600) == 0, s.log()
     wait_until("every event stored", lambda: ns.event_count() >= len(expected), timeout=600, every=1)

@@ -1,0 +1,143 @@
+"""The Elasticsearch store's bulk write path on a real node.
+
+Events as they travel on the bus are indexed from their bytes: when an event starts the way
+the sensor encodes it, its index and id are read from that start without decoding it, and
+they must be the ones decoding gives (the expected index of each case below is worked out
+by hand from the timestamp, in UTC). The document stored is the bytes sent, unchanged. A
+document Elasticsearch refuses goes to the dead-letter index and the rest of its batch is
+stored; a batch large enough to go in parallel requests is stored whole, once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from icssa.store import EventQuery, open_store
+
+from .conftest import ES_URL
+
+# (event as it travels, index it belongs in after the prefix, document id)
+CASES: list[tuple[bytes, str, str]] = [
+    # the sensor's form; the last microsecond of December
+    (b'{"@timestamp":"2025-12-31T23:59:59.999999Z","event":{"id":"t-1","kind":"event"}}', "events-2025.12", "t-1"),
+    # the sensor's form without a fraction of a second
+    (b'{"@timestamp":"2026-01-01T00:00:00Z","event":{"id":"t-2"}}', "events-2026.01", "t-2"),
+    # nanoseconds
+    (b'{"@timestamp":"2026-01-01T00:00:00.123456789Z","event":{"id":"t-3"}}', "events-2026.01", "t-3"),
+    # a UTC offset: 2025-12-31T23:59:59Z, so still December
+    (b'{"@timestamp":"2026-01-01T07:59:59+08:00","event":{"id":"t-4"}}', "events-2025.12", "t-4"),
+    # the id before the timestamp
+    (b'{"event":{"id":"t-5"},"@timestamp":"2026-02-01T00:00:00Z"}', "events-2026.02", "t-5"),
+    # another field between the timestamp and the id
+    (b'{"@timestamp":"2026-02-01T00:00:00Z","event":{"kind":"event","id":"t-6"}}', "events-2026.02", "t-6"),
+    # February has no 30th
+    (b'{"@timestamp":"2026-02-30T00:00:00Z","event":{"id":"t-7"}}', "events-undated", "t-7"),
+    # hour 24
+    (b'{"@timestamp":"2026-03-01T24:00:00Z","event":{"id":"t-8"}}', "events-undated", "t-8"),
+    # month 13
+    (b'{"@timestamp":"2026-13-01T00:00:00Z","event":{"id":"t-9"}}', "events-undated", "t-9"),
+    # no timestamp at all
+    (b'{"event":{"id":"t-10"}}', "events-undated", "t-10"),
+    # an escaped quote in the id
+    (b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"t\\"11"}}', "events-2026.03", 't"11'),
+    # an escaped non-ASCII letter in the id
+    (b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"t\\u00e9-12"}}', "events-2026.03", "t\u00e9-12"),
+    # the same letter as raw UTF-8
+    (b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"t\xc3\xa9-13"}}', "events-2026.03", "t\u00e9-13"),
+]
+
+
+@pytest.fixture
+def es_store(engines: None) -> Iterator[Any]:
+    store = open_store(f"{ES_URL}?prefix=it{uuid.uuid4().hex[:8]}-")
+    yield store
+    store.drop()
+    store.delete_templates()
+    store.close()
+
+
+def _where(store: Any) -> dict[str, tuple[str, Any]]:
+    """id -> (index after the prefix, _source) of every stored event."""
+    store.refresh()
+    resp = store.es.search(index=store.events_pattern, query={"match_all": {}}, size=1000)
+    return {h["_id"]: (h["_index"][len(store.prefix):], h["_source"]) for h in resp["hits"]["hits"]}
+
+
+def test_raw_events_land_in_their_month_under_their_id(es_store: Any) -> None:
+    assert es_store.put_raw_events([raw for raw, _, _ in CASES]) == len(CASES)
+    got = _where(es_store)
+    assert {i: idx for i, (idx, _) in got.items()} == {i: idx for _, idx, i in CASES}
+    for raw, _, doc_id in CASES:
+        assert got[doc_id][1] == orjson.loads(raw), f"{doc_id}: the stored document differs from the bytes sent"
+
+
+@pytest.mark.parametrize(("raw", "index", "doc_id"), CASES, ids=[c[2] for c in CASES])
+def test_decoded_and_raw_events_agree(es_store: Any, raw: bytes, index: str, doc_id: str) -> None:
+    """put_events (decoded) and put_raw_events (bytes) put one event in the same place."""
+    assert es_store.put_events([orjson.loads(raw)]) == 1
+    first = _where(es_store)
+    es_store.drop()
+    assert es_store.put_raw_events([raw]) == 1
+    assert _where(es_store) == first == {doc_id: (index, orjson.loads(raw))}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"kind":"event"}}',  # no event.id
+        b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":""}}',  # an empty one
+        b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":7}}',  # not a string
+        b'{"@timestamp":"2026-03-01T00:00:00","event":{"id":"t-1"',  # cut short, and not the sensor's form
+        b"",  # nothing
+    ],
+)
+def test_event_without_a_usable_id_is_refused_before_writing(es_store: Any, raw: bytes) -> None:
+    good = CASES[0][0]
+    with pytest.raises(ValueError):
+        es_store.put_raw_events([good, raw])
+    es_store.refresh()
+    assert es_store.count_events(EventQuery()) == 0
+
+
+def test_refused_document_goes_to_dead_letters_and_the_rest_is_stored(es_store: Any) -> None:
+    bad = b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"bad-1","kind":{"not":"a keyword"}}}'
+    batch = [raw for raw, _, _ in CASES[:3]] + [bad]
+    assert es_store.put_raw_events(batch) == 3
+    assert set(_where(es_store)) == {"t-1", "t-2", "t-3"}
+    es_store.refresh()
+    dead = es_store.es.search(index=es_store.dead_index, query={"match_all": {}})["hits"]["hits"]
+    assert [(h["_id"], h["_source"]["kind"], h["_source"]["doc"]) for h in dead] == [
+        ("events/bad-1", "events", orjson.loads(bad))
+    ]
+    assert es_store.stats["dead_letter_events"] == 1
+
+
+def test_event_cut_short_is_kept_as_text_in_dead_letters(es_store: Any) -> None:
+    """The sensor's form, cut short after the id: indexed from its start without decoding,
+    refused by Elasticsearch, kept as text (it is no JSON document)."""
+    cut = b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"cut-1","kind":"ev'
+    assert es_store.put_raw_events([CASES[0][0], cut]) == 1
+    assert set(_where(es_store)) == {"t-1"}
+    es_store.refresh()
+    dead = es_store.es.search(index=es_store.dead_index, query={"match_all": {}})["hits"]["hits"]
+    assert [(h["_id"], h["_source"]["raw"], "doc" in h["_source"]) for h in dead] == [
+        ("events/cut-1", cut.decode(), False)
+    ]
+    assert es_store.stats["dead_letter_events"] == 1
+    assert es_store.stats["dead_letter_lost_events"] == 0
+
+
+def test_a_large_batch_in_parallel_requests_is_stored_once(es_store: Any) -> None:
+    n = 5003  # not a multiple of the number of requests
+    raw = [b'{"@timestamp":"2026-03-01T00:00:%02d.%06dZ","event":{"id":"p-%d"}}' % (i % 60, i, i) for i in range(n)]
+    assert es_store.put_raw_events(raw) == n
+    assert es_store.put_raw_events(raw) == n  # again: overwrites, no duplicates
+    es_store.refresh()
+    ids = list(es_store.iter_ids("events"))
+    assert len(ids) == n
+    assert set(ids) == {f"p-{i}" for i in range(n)}
