@@ -85,40 +85,13 @@ class OpenAlert:
         elif t < self.start_t:
             self.start_t = t
             self.start_ts = ts
-        if e is not None and not self._ips_full:
-            src = e.get("source")
-            dst = e.get("destination")
-            # the sensor shares these objects within a flow: the same pair holds nothing new
-            if src is not self._last_src or dst is not self._last_dst:
-                self._related(src, dst)
+        if e is not None:
+            self.related(e)
 
     def add_with_value(self, eid: Any, t: float, ts: str, e: Mapping[str, Any], value: Any, is_ip: bool) -> None:
-        """``add(eid, t, ts, e)`` then ``add_value(value, is_ip)``, in one call (the hot path
-        of scans: the same steps as those two methods)."""
-        self.count += 1
-        if eid is not None and self._room:
-            self._room -= 1
-            self.evidence.append(eid if eid.__class__ is str else str(eid))
-        if t >= self.end_t:
-            self.end_t = t
-            self.end_ts = ts
-        elif t < self.start_t:
-            self.start_t = t
-            self.start_ts = ts
-        if not self._ips_full:
-            src = e.get("source")
-            dst = e.get("destination")
-            if src is not self._last_src or dst is not self._last_dst:
-                self._related(src, dst)
-        values = self.values
-        if value not in values:
-            # add_value, in place
-            self.distinct += 1
-            if len(values) < MAX_VALUES:
-                values[value] = None
-            if is_ip and value.__class__ is str and not self._ips_full:
-                self.ips[value] = None
-                self._ips_full = len(self.ips) >= MAX_RELATED_IP
+        """One more evidence event of a scan and the value it counts."""
+        self.add(eid, t, ts, e)
+        self.add_value(value, is_ip)
 
     def related(self, e: Mapping[str, Any]) -> None:
         """Record the source and destination addresses of ``e`` (bounded)."""
