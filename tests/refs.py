@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PCAPS = ROOT.parent / "shared" / "pcaps"
@@ -52,3 +55,26 @@ def replay(pcaps: list[Path], out_dir: Path) -> list[dict]:
     except SystemExit as exc:
         assert exc.code in (0, None), f"replay exited {exc.code}"
     return load_events(out_dir)
+
+
+def scalar_holds(op: Any, x: Any) -> bool:
+    """A rule's condition on one scalar, evaluated as rules/README.md states it (test reference)."""
+    if isinstance(op, dict):
+        if op.keys() <= {"gt", "gte", "lt", "lte"}:
+            return type(x) in (int, float) and all(
+                {"gt": x > b, "gte": x >= b, "lt": x < b, "lte": x <= b}[k] for k, b in op.items()
+            )
+        if "regex" in op:
+            return isinstance(x, str) and re.search(op["regex"], x) is not None
+        if "cidr" in op:
+            try:
+                return isinstance(x, str) and ipaddress.ip_address(x) in ipaddress.ip_network(op["cidr"])
+            except ValueError:
+                return False
+    if isinstance(op, list):
+        return any(scalar_holds(o, x) for o in op)
+    if isinstance(op, bool) or isinstance(x, bool):
+        return x is op
+    if isinstance(x, dict | list):
+        return False
+    return bool(x == op)

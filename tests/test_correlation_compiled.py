@@ -10,8 +10,6 @@ the documented meaning, evaluated here by a separate reader. The zone context is
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Any
 
 from hypothesis import given, settings
@@ -21,6 +19,7 @@ from correlation.compiler import compile_bucket
 from correlation.context import ZoneCache
 from correlation.fields import MISSING, getter
 from correlation.matching import parse_match
+from tests.refs import scalar_holds
 
 # -- the documented meaning -------------------------------------------------------------------
 
@@ -73,28 +72,6 @@ def zone_field(event: dict[str, Any], path: str) -> Any:
     side, what = path.split(".")[1:]
     value = (a if side == "source" else b)[0 if what == "zone" else 1]
     return ABSENT if value is None else value
-
-
-def scalar_holds(op: Any, x: Any) -> bool:
-    if isinstance(op, dict):
-        if op.keys() <= {"gt", "gte", "lt", "lte"}:
-            return type(x) in (int, float) and all(
-                {"gt": x > b, "gte": x >= b, "lt": x < b, "lte": x <= b}[k] for k, b in op.items()
-            )
-        if "regex" in op:
-            return isinstance(x, str) and re.search(op["regex"], x) is not None
-        if "cidr" in op:
-            try:
-                return isinstance(x, str) and ipaddress.ip_address(x) in ipaddress.ip_network(op["cidr"])
-            except ValueError:
-                return False
-    if isinstance(op, list):
-        return any(scalar_holds(o, x) for o in op)
-    if isinstance(op, bool) or isinstance(x, bool):
-        return x is op
-    if isinstance(x, dict | list):
-        return False
-    return bool(x == op)
 
 
 def field_holds(path: str, op: Any, event: dict[str, Any]) -> bool:

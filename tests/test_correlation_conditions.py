@@ -7,8 +7,6 @@ compares the compiled code with a small reference written here from that documen
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 from correlation.compiler import compile_bucket
 from correlation.fields import MISSING, getter, nest
 from correlation.matching import parse_match
+from tests.refs import scalar_holds
 
 _GETTERS: dict[str, Any] = {}
 
@@ -132,26 +131,6 @@ OPS = st.one_of(
 )
 
 
-def _scalar_ref(op: Any, x: Any) -> bool:
-    if isinstance(op, dict):
-        if "gte" in op:
-            return type(x) in (int, float) and op["gte"] <= x <= op["lte"]
-        if "regex" in op:
-            return isinstance(x, str) and re.search(op["regex"], x) is not None
-        if "cidr" in op:
-            try:
-                return isinstance(x, str) and ipaddress.ip_address(x) in ipaddress.ip_network(op["cidr"])
-            except ValueError:
-                return False
-    if isinstance(op, list):
-        return any(_scalar_ref(o, x) for o in op)
-    if isinstance(op, bool) or isinstance(x, bool):
-        return x is op
-    if isinstance(x, dict | list):
-        return False
-    return bool(x == op)
-
-
 def reference(op: Any, present: bool, value: Any) -> bool:
     """The documented meaning of ``field: op`` for a field holding ``value`` (or absent)."""
     if isinstance(op, dict) and "exists" in op:
@@ -162,8 +141,8 @@ def reference(op: Any, present: bool, value: Any) -> bool:
     if not present or value is None:
         return False
     if isinstance(value, list):
-        return any(_scalar_ref(op, x) for x in value)
-    return _scalar_ref(op, value)
+        return any(scalar_holds(op, x) for x in value)
+    return scalar_holds(op, value)
 
 
 @settings(max_examples=400, deadline=None)
