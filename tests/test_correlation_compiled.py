@@ -14,12 +14,12 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from refs import scalar_holds
 
 from correlation.compiler import compile_bucket
 from correlation.context import ZoneCache
 from correlation.fields import MISSING, getter
 from correlation.matching import parse_match
-from tests.refs import scalar_holds
 
 # -- the documented meaning -------------------------------------------------------------------
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from refs import scalar_holds
 
 from correlation.compiler import compile_bucket
 from correlation.fields import MISSING, getter, nest
 from correlation.matching import parse_match
-from tests.refs import scalar_holds
 
 _GETTERS: dict[str, Any] = {}
 
