@@ -10,7 +10,9 @@ whatever ``--packets`` is:
 - every copy gets a client/server IPv4 pair from a fixed plant topology (servers in
   10.1-3.0.0/16 by protocol, clients in 10.100.0.0/14; each server is polled by the same
   ``CLIENTS_PER_SERVER`` clients, as PLCs by their HMIs, engineering stations and historians:
-  bounded host and pair sets, so per-host and per-pair state stays flat), a new client port, new
+  bounded host and pair sets, so per-host and per-pair state stays flat; a pair always replays
+  the same seed session, as an HMI keeps polling its PLC the same way, so what the pipeline
+  learns per pair stops growing once every pair has been seen), a new client port, new
   initial sequence numbers per direction (acks shifted by the peer's offset, so reassembly
   sees consistent streams), new IP ids, and timestamps shifted onto the output clock and
   scaled so the capture carries ``--rate`` packets per second of capture time;
@@ -45,6 +47,7 @@ SERVER_NET = {"modbus": 1, "s7": 2, "opcua": 3}  # 10.N.x.y
 N_SERVERS = 250  # per protocol: 10.N.0.1 - 10.N.0.250
 N_CLIENTS = 1000  # 10.100.0.1 - 10.100.3.250
 CLIENTS_PER_SERVER = 4  # each server's fixed set of clients: 1,000 pairs per protocol
+PAIRS = N_SERVERS * CLIENTS_PER_SERVER  # copy number n runs between pair n % PAIRS
 EPOCH_US = 1_700_000_000 * 1_000_000  # 2023-11-14T22:13:20Z, fixed for reproducible files
 MAX_SEED_GAP_US = 1_000_000  # idle periods in seeds are clipped to this before scaling
 M32 = 0xFFFFFFFF
@@ -297,8 +300,9 @@ def write_capture(
 
     def new_copy(start: int) -> Copy:
         proto = min(protos, key=lambda p: (per_proto[p], p))  # balance packets across protocols
-        t = rng.choice(templates[proto])
         number = copies[proto]
+        seeds = templates[proto]
+        t = seeds[number % PAIRS % len(seeds)]  # the copy's pair (see Copy) keeps its session
         copies[proto] += 1
         per_proto[proto] += len(t.packets)
         return Copy(t, number, start, rng)
