@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
                    "workspace_dir": workspaces, "sync_interval": sync_interval}
         settings = _settings(**options)
         try:
-            application = create_app(settings)
+            application = create_app(settings, serving=True)
         except (TreeError, StoreError) as exc:
             raise typer.BadParameter(str(exc)) from None
         if workers > 1:
@@ -66,13 +66,20 @@ def register(app: typer.Typer) -> None:
             for key, value in options.items():
                 if value is not None:
                     os.environ[f"ICSSA_{key.upper()}"] = str(value)
-            uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level=log_level,
+            uvicorn.run("api.cli:worker_app", factory=True, host=host, port=port, log_level=log_level,
                         workers=workers)
             return
         try:
             uvicorn.run(application, host=host, port=port, log_level=log_level)
         finally:
             application.state.store.close()
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``icssa serve --workers N`` (settings from the environment)."""
+    from api.main import create_app
+
+    return create_app(serving=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,8 @@
   (hash, password) pair is remembered for a few minutes so HTTP Basic clients (TAXII) do not pay
   the argon2 cost on every request.
 - Access tokens: JWT with ``sub`` (user id), ``iat``, ``exp``, ``typ=access``; the user is
-  re-read on every request, so deactivation and role changes apply at once.
+  re-read on every request, so deactivation and role changes apply at once. A token that
+  passed its check is remembered (bounded) until it expires: the signature is not checked again.
 - API keys (sensors, machines, peer platforms): ``icssa_<prefix>_<secret>``, 256 random bits;
   only the SHA-256 of the key is stored (a random key needs no slow hash).
 """
@@ -76,8 +77,44 @@ def create_access_token(settings: Settings, user_id: int, minutes: int | None = 
     return jwt.encode(payload, settings.secret_key, algorithm=ALGORITHM)
 
 
+class _Verified:
+    """Access tokens whose signature and claims were checked: (secret, token) -> (user id,
+    expiry). A client sends the same token with every request; checking it again (PyJWT: 8%
+    of a request's CPU under cProfile) would only repeat the answer until it expires, which
+    is still checked at every use. Bounded: the oldest entry goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[tuple[str, str], tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[int, float] | None:
+        """(user id, expiry) of a token checked before; None when it was not."""
+        return self._items.get(key)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def put(self, key: tuple[str, str], uid: int, exp: float) -> None:
+        with self._lock:
+            while len(self._items) >= self.size:
+                del self._items[next(iter(self._items))]
+            self._items[key] = (uid, exp)
+
+
+_verified = _Verified(4096)
+
+
 def decode_access_token(settings: Settings, token: str) -> int | None:
     """The user id of a valid, unexpired access token; None otherwise."""
+    key = (settings.secret_key, token)
+    hit = _verified.get(key)
+    if hit is not None:
+        if time.time() < hit[1]:
+            return hit[0]
+        _verified.forget(key)  # expired: it stays refused
+        return None
     try:
         payload: dict[str, Any] = jwt.decode(
             token, settings.secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
@@ -87,9 +124,12 @@ def decode_access_token(settings: Settings, token: str) -> int | None:
     if payload.get("typ") != "access":
         return None
     try:
-        return int(payload["sub"])
+        uid = int(payload["sub"])
     except (TypeError, ValueError):
         return None
+    if isinstance(payload["exp"], int | float):  # PyJWT checked it is a number when decoding
+        _verified.put(key, uid, float(payload["exp"]))
+    return uid
 
 
 def new_api_key() -> tuple[str, str, str]:

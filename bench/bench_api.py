@@ -18,6 +18,10 @@ for Elasticsearch, its JVM) across changes, and latency over several runs. ``--i
 writes N new alerts a second during each phase (from this process: its CPU counts under
 clients), so Elasticsearch's request cache keeps starting over as it would in service.
 
+The server runs as ``icssa serve`` does without options (one worker process, uvicorn on
+uvloop and httptools, as ``uvicorn[standard]`` installs them); ``--workers N`` passes
+``--workers N`` on. Results and how to read them: bench/README.md.
+
 SQLite always; Elasticsearch too when one answers on 127.0.0.1:9200 (documents under the
 prefix ``icssa-benchapi-``, dropped afterwards).
 
@@ -384,7 +388,8 @@ def main() -> None:
     ap.add_argument("--prefix", default="icssa-benchapi-", help="Elasticsearch index prefix")
     ap.add_argument("--mix", default=",".join(MIX),
                     help=f"request kinds, comma-separated, from: {', '.join([*MIX, *EXTRA])}")
-    ap.add_argument("--workers", type=int, default=1, help="server processes (icssa serve --workers)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes (icssa serve --workers; default 1, as icssa serve)")
     ap.add_argument("--ingest", type=int, default=0, metavar="ALERTS_PER_S",
                     help="write this many new alerts a second during each load phase (default 0)")
     args = ap.parse_args()

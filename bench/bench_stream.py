@@ -8,8 +8,10 @@ never stops them). Each run works in its own topic and index prefix and removes 
    the sensor's start until every event is searchable in Elasticsearch (counted without
    forcing a refresh: searchable means the index's own refresh made it visible).
 2. Latency, packet to searchable: the capture's packets are fed to a sensor in this process
-   at a fixed rate; for every 20th event the wall time its packet went in is noted, and a
-   poller asks Elasticsearch (by id, every 50 ms) when it first finds it. p50 / p99 / max,
+   at a fixed rate; for every 50th event (``--sample-every``) the wall time its packet went in
+   is noted, and a poller asks Elasticsearch (by id, every 50 ms) when it first finds it
+   (each sampled id is looked up until found: sampling fewer keeps that cost, which lands on
+   Elasticsearch's CPU, small next to the indexing it measures). p50 / p99 / max,
    and by stage: on Kafka (the publisher's batch acknowledged), with ``--stages`` also stored
    (a realtime GET by id finds it: indexed, not yet refreshed). Realtime GETs of unrefreshed
    documents make Elasticsearch refresh internally, so ``--stages`` costs it CPU and adds
@@ -22,6 +24,7 @@ to compare between runs, wall-clock rates the figure to compare with the goal.
 
     python bench/bench_stream.py --only throughput            # 500,000 packets, 432,481 events
     python bench/bench_stream.py --only latency --rate 11500 --seconds 30   # ~10k events/s
+    python bench/bench_stream.py --only latency --rate 11500,17000,23000 --seconds 20  # a curve
 """
 
 from __future__ import annotations
@@ -108,9 +111,15 @@ class CpuWindow:
 
 def es_breakdown(store, gc0: float) -> str:  # type: ignore[no-untyped-def]
     """Where the ES JVM's time went for this run's indices (thread time, ms), and its GC."""
-    p = store.es.indices.stats(index=f"{store.prefix}*", metric="indexing,refresh,merge,flush")["_all"]["primaries"]
+    stats = store.es.indices.stats(index=f"{store.prefix}*", metric="indexing,refresh,merge,flush")
+    p = stats["_all"]["primaries"]
+    by_kind: dict[str, float] = {}
+    for index, s in stats["indices"].items():
+        kind = index[len(store.prefix):].split("-")[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + s["primaries"]["indexing"]["index_time_in_millis"] / 1000
     gc_ms = es_gc_ms(store) - gc0
-    return (f"ES time on this run's indices: indexing {p['indexing']['index_time_in_millis'] / 1000:.1f} s, "
+    return (f"ES time on this run's indices: indexing {p['indexing']['index_time_in_millis'] / 1000:.1f} s "
+            f"({', '.join(f'{k} {v:.1f}' for k, v in sorted(by_kind.items()))}), "
             f"refresh {p['refresh']['total_time_in_millis'] / 1000:.1f} s, merges {p['merges']['total_time_in_millis'] / 1000:.1f} s, "
             f"flush {p['flush']['total_time_in_millis'] / 1000:.1f} s; JVM GC (whole node) {gc_ms / 1000:.1f} s")
 
@@ -214,7 +223,7 @@ def throughput(pcap: Path, expected: int, tmp: Path, sensor_args: list[str], cor
 
 # -- latency -------------------------------------------------------------------------------
 def latency(pcap: Path, rate: float, seconds: float, tmp: Path, corr_args: list[str],
-            batch_size: int, linger: float, stages: bool) -> None:
+            batch_size: int, linger: float, stages: bool, sample_every: int) -> None:
     name = f"bench{uuid.uuid4().hex[:6]}"
     bus_url, store_url = f"kafka://{KAFKA}?prefix={name}.", f"{ES}?prefix={name}-"
     store = open_store(store_url)
@@ -235,7 +244,7 @@ def latency(pcap: Path, rate: float, seconds: float, tmp: Path, corr_args: list[
     def emit(event: dict) -> None:  # type: ignore[type-arg]
         nonlocal n_events
         n_events += 1
-        if n_events % 20 == 0:
+        if n_events % sample_every == 0:
             eid = event["event"]["id"]
             sent[eid] = now
             index_of[eid] = store._event_index(event["@timestamp"])
@@ -379,13 +388,14 @@ def capture(work: Path, packets: int) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=500_000, help="capture size of the throughput run")
-    ap.add_argument("--rate", type=float, default=23_000.0, help="packets/s fed in the latency run")
+    ap.add_argument("--rate", default="23000", help="packets/s fed in the latency run (comma-separated: one run each)")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
     ap.add_argument("--latency-packets", type=int, default=1_000_000, help="capture the latency run reads")
     ap.add_argument("--batch-size", type=int, default=2000, help="latency run: the publisher's batch size")
     ap.add_argument("--linger", type=float, default=0.05, help="latency run: the publisher's linger (s)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "data")
     ap.add_argument("--only", choices=("throughput", "latency"), help="run one of the two measurements")
+    ap.add_argument("--sample-every", type=int, default=50, help="latency run: time every Nth event")
     ap.add_argument("--stages", action="store_true", help="latency run: also time 'stored' (realtime GETs; see above)")
     ap.add_argument("--sensor-arg", action="append", default=[], help="extra option for icssa sensor (repeatable)")
     ap.add_argument("--correlate-arg", action="append", default=[], help="extra option for icssa correlate")
@@ -399,7 +409,9 @@ def main() -> None:
         throughput(pcap, expected, args.work, args.sensor_arg, args.correlate_arg)
     if args.only != "throughput":
         pcap = capture(args.work, args.latency_packets)
-        latency(pcap, args.rate, args.seconds, args.work, args.correlate_arg, args.batch_size, args.linger, args.stages)
+        for rate in (float(r) for r in args.rate.split(",")):
+            latency(pcap, rate, args.seconds, args.work, args.correlate_arg, args.batch_size, args.linger, args.stages,
+                    args.sample_every)
 
 
 if __name__ == "__main__":

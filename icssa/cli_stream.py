@@ -143,8 +143,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Consume events as a group member: correlation and asset map per tenant, results to the store."""
         from icssa.bus import MemoryBus
+        from icssa.correlator import Correlator
         from icssa.store import StoreError, open_store
-        from icssa.stream import Correlator
 
         if checkpoint_every <= 0 or idle_flush <= 0 or store_every <= 0:
             raise _bad("--checkpoint-every, --store-every and --idle-flush must be positive")

@@ -13,37 +13,25 @@ Lifecycle: events live in monthly indices and ``expire_events`` drops whole mont
 retention never rewrites documents (the same role an ILM delete phase plays; this works on
 distributions without the ILM plugin, such as the one scripts/services.sh runs).
 
-Bulk writes are NDJSON built here. Events from the bus pass through as the bytes they
-arrived as, and are not decoded either: an event the sensor encoded starts with its
-timestamp and id (``_RAW_HEAD``), which name its index and document id; anything else is
-decoded to find them. Only the status and error of each item come back (``filter_path``),
-so reading a response costs little next to writing the request. Items refused for load
-(429, 5xx) and transport failures are retried with exponential backoff; items refused for
-their content (other 4xx) go to the dead-letter index and are counted in ``stats``, so one
-bad document never blocks a batch. When retries run out, ``StoreError`` is raised and
-nothing is acknowledged: the caller retries the batch.
+Writes (bulk NDJSON, retries, dead letters) are ``icssa.es_bulk.BulkIngest``, a mixin of
+``ElasticStore``; this module holds the connection, templates, queries and lifecycle.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import UTC, date, datetime
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
-from elastic_transport import NdjsonSerializer, OrjsonSerializer
+from elastic_transport import OrjsonSerializer
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
-from icssa.events import get
+from icssa.es_bulk import RETRYABLE, BulkIngest
 from icssa.store import (
     AlertQuery,
     AlertStats,
@@ -55,62 +43,19 @@ from icssa.store import (
     Page,
     Store,
     StoreError,
-    asset_doc_id,
     decode_cursor,
     encode_cursor,
-    event_id,
     iso_from_micros,
     month_start,
 )
 
 log = logging.getLogger("icssa.store.es")
 TEMPLATES = Path(__file__).with_name("es_templates")
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
-#: bulk request size (Elasticsearch refuses bodies over http.max_content_length, 100 MB)
-MAX_BULK_BYTES = 8 << 20
-#: events are sent in up to this many bulk requests at once (Elasticsearch indexes each
-#: request on one thread of its write pool, which has a thread per core)
-BULK_WORKERS = 2
-#: fewer events than this go in one request
-MIN_PARALLEL_EVENTS = 1000
-#: what a bulk response keeps: per item, its status and (when refused) the error
-BULK_FILTER = "errors,items.*.status,items.*.error"
-#: the start of an event as the sensor encodes it: a UTC timestamp (a form datetime.fromisoformat
-#: reads the same way), then ``event.id`` without escapes; group 1 is the date, group 2 the id
-_RAW_HEAD = re.compile(
-    rb'\{"@timestamp":"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z",'
-    rb'"event":\{"id":"([^"\\\x00-\x1f]+)"'
-)
-#: distinct dates remembered with their event index (more are forgotten and looked up again)
-MAX_DATES = 4096
-#: a bulk item: the action line (with its newline) and the document (without)
-Item = tuple[bytes, bytes]
+#: query string of every search: the shard request cache, and missing indices are no error
+SEARCH_PARAMS = {"request_cache": "true", "allow_no_indices": "true", "ignore_unavailable": "true"}
 
 
-def _action(index: str, doc_id: str) -> bytes:
-    return orjson.dumps({"index": {"_index": index, "_id": doc_id}}) + b"\n"
-
-
-class _BulkResponses(OrjsonSerializer):
-    """Reads bulk responses: when no item failed, only that fact (``errors`` comes first);
-    the item list, a few thousand small objects a request, is decoded only when needed.
-    Those objects cost little to make but, alive during a collection, they are promoted
-    and bring on full collections of the consumer's large heap."""
-
-    def loads(self, data: bytes) -> Any:
-        if data.startswith(b'{"errors":false'):
-            return {"errors": False}
-        return super().loads(data)
-
-
-class _BulkBodies(NdjsonSerializer):
-    """Sends a bulk body built here as it is (the default copies it twice over)."""
-
-    def dumps(self, data: Any) -> bytes:
-        return data if isinstance(data, bytes) else super().dumps(data)
-
-
-class ElasticStore(Store):
+class ElasticStore(BulkIngest, Store):
     def __init__(
         self,
         url: str,
@@ -135,19 +80,11 @@ class ElasticStore(Store):
         self.es = Elasticsearch(self.url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=2,
                                 serializers={"application/json": OrjsonSerializer()})
         self._es_404 = self.es.options(ignore_status=404)  # made once: options() builds a client
-        #: bulk writes only (bodies sent by _BulkBodies, responses read by _BulkResponses)
-        self._bulk_es = Elasticsearch(
-            self.url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=2,
-            serializers={"application/json": _BulkResponses(), "application/x-ndjson": _BulkBodies()},
-        )
         self.events_pattern = f"{self.prefix}events-*"
         self.alerts_index = f"{self.prefix}alerts"
         self.assets_index = f"{self.prefix}assets"
         self.dead_index = f"{self.prefix}deadletter"
-        #: date (YYYY-MM-DD) -> the JSON-quoted name of its events index; None: not a date
-        self._date_index: dict[bytes, bytes | None] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        self._stats_lock = threading.Lock()
+        self._init_bulk(request_timeout)
         self._retry(self._install, "install templates")
 
     def _index(self, kind: Kind) -> str:
@@ -178,161 +115,6 @@ class ElasticStore(Store):
                 time.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
         raise AssertionError("unreachable")
-
-    # -- writes ----------------------------------------------------------------------------
-    def _bulk(self, kind: str, items: list[Item]) -> int:
-        """Send items in requests of at most MAX_BULK_BYTES; returns the number stored."""
-        stored = 0
-        start, size = 0, 0
-        for i, (action, doc) in enumerate(items):
-            n = len(action) + len(doc) + 1
-            if size and size + n > MAX_BULK_BYTES:
-                stored += self._bulk_request(kind, items[start:i])
-                start, size = i, 0
-            size += n
-        return stored + self._bulk_request(kind, items[start:])
-
-    def _bulk_request(self, kind: str, items: list[Item]) -> int:
-        pending = items
-        delay = self.backoff
-        stored = 0
-        for attempt in range(self.max_retries + 1):
-            parts: list[bytes] = []
-            for action, doc in pending:
-                parts += (action, doc, b"\n")
-            body = b"".join(parts)
-            resp = self._retry(
-                lambda b=body: self._bulk_es.bulk(  # type: ignore[misc]
-                    operations=b, refresh=self.write_refresh, filter_path=BULK_FILTER
-                ),
-                f"bulk {kind}",
-            )
-            if not resp.get("errors"):
-                return stored + len(pending)
-            again: list[Item] = []
-            refused: list[tuple[bytes, bytes, str]] = []
-            for item, res in zip(pending, resp["items"], strict=True):
-                st = res["index"].get("status", 500)
-                if st < 300:
-                    stored += 1
-                elif st in RETRYABLE:
-                    again.append(item)
-                else:
-                    refused.append((*item, json.dumps(res["index"].get("error"))[:2000]))
-            if refused:
-                self._dead_letter(kind, refused)
-            if not again:
-                return stored
-            if attempt == self.max_retries:
-                break
-            with self._stats_lock:
-                self.stats["item_retries"] += len(again)
-            time.sleep(delay)
-            delay = min(delay * 2, self.max_backoff)
-            pending = again
-        raise StoreError(f"{self.url}: bulk {kind}: {len(pending)} documents still refused after retries")
-
-    def _dead_letter(self, kind: str, refused: list[tuple[bytes, bytes, str]]) -> None:
-        """Refused documents, whole, with the reason: under ``doc`` when they are JSON, else
-        (an event cut short on the way) as text under ``raw``."""
-        now = datetime.now(UTC).isoformat()
-        body = bytearray()
-        for action, doc, reason in refused:
-            doc_id = orjson.loads(action)["index"]["_id"]
-            log.warning("%s %s refused: %s", kind, doc_id, reason[:300])
-            body += orjson.dumps({"index": {"_index": self.dead_index, "_id": f"{kind}/{doc_id}"}}) + b"\n"
-            body += orjson.dumps({"@timestamp": now, "kind": kind, "id": doc_id, "reason": reason}).rstrip(b"}")
-            try:
-                orjson.loads(doc)
-            except orjson.JSONDecodeError:
-                body += b',"raw":' + orjson.dumps(doc.decode("utf-8", "replace")) + b"}\n"
-            else:
-                body += b',"doc":' + doc + b"}\n"
-        resp = self._retry(lambda: self.es.bulk(operations=bytes(body)), "bulk dead letters")  # type: ignore[arg-type]
-        lost = sum(1 for item in resp["items"] if item["index"].get("status", 500) >= 300) if resp.get("errors") else 0
-        with self._stats_lock:
-            self.stats[f"dead_letter_{kind}"] += len(refused) - lost
-            self.stats[f"dead_letter_lost_{kind}"] += lost
-        if lost:
-            log.error("%d refused %s could not be kept in %s either", lost, kind, self.dead_index)
-
-    def _event_index(self, ts: Any) -> str:
-        ym = month_start(ts) if isinstance(ts, str) else None
-        return f"{self.prefix}events-{ym[0]:04d}.{ym[1]:02d}" if ym else f"{self.prefix}events-undated"
-
-    def _index_of_date(self, day: bytes) -> bytes | None:
-        """The JSON-quoted events index of a UTC date (YYYY-MM-DD); None when it is no date."""
-        try:
-            return self._date_index[day]
-        except KeyError:
-            pass
-        try:
-            d = date.fromisoformat(day.decode())
-        except ValueError:
-            index = None
-        else:
-            index = orjson.dumps(f"{self.prefix}events-{d.year:04d}.{d.month:02d}")
-        if len(self._date_index) >= MAX_DATES:
-            self._date_index.clear()
-        self._date_index[day] = index
-        return index
-
-    def _raw_item(self, raw: bytes) -> Item:
-        """The bulk item of an encoded event: from its head when it has the sensor's form,
-        else from the decoded event (ValueError when it has no event.id)."""
-        m = _RAW_HEAD.match(raw)
-        if m is not None:
-            index = self._index_of_date(m.group(1))
-            if index is not None:
-                return b'{"index":{"_index":' + index + b',"_id":"' + m.group(2) + b'"}}\n', raw
-        e = orjson.loads(raw)
-        return _action(self._event_index(get(e, "@timestamp")), event_id(e)), raw
-
-    def put_events(self, events: Iterable[Doc]) -> int:
-        items = [(_action(self._event_index(get(e, "@timestamp")), event_id(e)), orjson.dumps(e)) for e in events]
-        return self._bulk_events(items)
-
-    def put_raw_events(self, raw: Sequence[bytes]) -> int:
-        item = self._raw_item
-        return self._bulk_events([item(r) for r in raw])
-
-    def _bulk_events(self, items: list[Item]) -> int:
-        """Events in up to BULK_WORKERS requests at once. Their order does not matter: an
-        event id always stands for the same event. Waits for every request; a failure of
-        any raises (after all have finished), and the caller sends the batch again."""
-        k = min(BULK_WORKERS, len(items) // MIN_PARALLEL_EVENTS)
-        if k <= 1:
-            return self._bulk("events", items) if items else 0
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(BULK_WORKERS - 1, thread_name_prefix="es-bulk")
-        n = len(items)
-        chunks = [items[i * n // k : (i + 1) * n // k] for i in range(k)]
-        others = [self._pool.submit(self._bulk, "events", c) for c in chunks[1:]]
-        try:
-            stored = self._bulk("events", chunks[0])
-        finally:
-            wait(others)
-        return stored + sum(f.result() for f in others)
-
-    def put_alerts(self, alerts: Iterable[Doc]) -> int:
-        items = [(_action(self.alerts_index, event_id(a)), orjson.dumps(a)) for a in alerts]
-        return self._bulk("alerts", items) if items else 0
-
-    def put_assets(self, assets: Iterable[Doc]) -> int:
-        items = [(_action(self.assets_index, asset_doc_id(a)), orjson.dumps(a)) for a in assets]
-        return self._bulk("assets", items) if items else 0
-
-    def delete_assets(self, doc_ids: Iterable[str]) -> int:
-        body = b"".join(
-            orjson.dumps({"delete": {"_index": self.assets_index, "_id": d}}) + b"\n" for d in doc_ids
-        )
-        if not body:
-            return 0
-        resp = self._retry(
-            lambda: self.es.bulk(operations=body, refresh=self.write_refresh),  # type: ignore[arg-type]
-            "bulk delete assets",
-        )
-        return sum(1 for item in resp["items"] if item["delete"].get("result") == "deleted")
 
     def refresh(self) -> None:
         self._retry(
@@ -399,15 +181,15 @@ class ElasticStore(Store):
         """A search in filter context (no scoring) through the shard request cache: an answer is
         kept until the shard next refreshes with changes, keyed by the whole request (tenancy
         filters included), so it is never staler than an uncached search nor shared across
-        tenants. ``filter_path`` trims what comes back to what is read."""
-        resp = self._retry(
-            lambda: self.es.search(**kw, request_cache=True, allow_no_indices=True, ignore_unavailable=True), what
-        )
+        tenants. ``filter_path`` trims what comes back to what is read (not for documents: see
+        ``_page``)."""
+        resp = self._retry(lambda: self.es.search(**kw, **SEARCH_PARAMS), what)  # type: ignore[arg-type]
         return dict(resp)
 
     def _page(self, index: str, query: dict[str, Any], sort: list[Any], size: int, cursor: str | None) -> Page:
-        kw: dict[str, Any] = {"index": index, "query": query, "sort": sort, "size": size + 1, "track_total_hits": True,
-                              "filter_path": "hits.total.value,hits.hits._source,hits.hits.sort"}
+        # no filter_path: filtering makes Elasticsearch re-parse every _source to write it out
+        # (twice its CPU for a page of 50), where unfiltered it copies the stored bytes
+        kw: dict[str, Any] = {"index": index, "query": query, "sort": sort, "size": size + 1, "track_total_hits": True}
         if cursor is not None:
             kw["search_after"] = decode_cursor(cursor)
         resp = self._search("search", **kw)
@@ -488,9 +270,7 @@ class ElasticStore(Store):
     # -- reads by id -----------------------------------------------------------------------
     def get(self, kind: Kind, doc_id: str) -> Doc | None:
         if kind != "events":  # one index: a real-time GET by id
-            resp = self._retry(
-                lambda: self._es_404.get(index=self._index(kind), id=doc_id, source=True), "get"
-            )
+            resp = self._retry(lambda: self._es_404.get(index=self._index(kind), id=doc_id, source=True), "get")
             return resp["_source"] if resp.get("found") else None
         resp = self._search("get", index=self.events_pattern, query={"ids": {"values": [doc_id]}}, size=1,
                             filter_path="hits.hits._source")
@@ -538,7 +318,5 @@ class ElasticStore(Store):
             self.es.options(ignore_status=404).indices.delete_index_template(name=f"{self.prefix}{name}")
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        self._close_bulk()
         self.es.close()
-        self._bulk_es.close()

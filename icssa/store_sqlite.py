@@ -86,6 +86,10 @@ def _techniques(alert: Doc) -> list[str]:
 
 
 class SqliteStore(Store):
+    #: reads are local and short (index range scans of a page, rollup rows): an asyncio caller
+    #: may run them on its event loop rather than hand them to a thread (``api.deps.store_read``)
+    inline_reads = True
+
     def __init__(self, path: str | Path, *, readers: int = 4, **_: Any) -> None:
         self.path = str(path)
         try:

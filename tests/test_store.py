@@ -346,6 +346,20 @@ def test_alert_page(loaded: Store) -> None:
     assert (_ids(second.items), second.cursor, second.total) == (["al-1"], None, 3)
 
 
+def test_elasticsearch_keeps_alerts_in_timeline_order(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """The alerts index is sorted as the API pages it (newest first, ties by id descending):
+    a page of the newest alerts is read from neighbouring stored documents."""
+    s = _open("elasticsearch", tmp_path, request)
+    try:
+        assert s.put_alerts(copy.deepcopy(ALERTS)) == 3
+        index = s.alerts_index  # type: ignore[attr-defined]
+        got = s.es.indices.get_settings(index=index)[index]["settings"]["index"]["sort"]  # type: ignore[attr-defined]
+        assert (got["field"], got["order"], got["missing"]) == (
+            ["@timestamp", "event.id"], ["desc", "desc"], ["_last", "_last"])
+    finally:
+        _close(s)
+
+
 # -- assets ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("query", "expected"),

@@ -6,6 +6,7 @@ the alert's own ``marking.tlp``, else the platform default.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -23,8 +24,9 @@ from api.deps import (
     audit_read,
     not_found,
     scoped_orgs,
+    store_read,
 )
-from api.query import DocJSON, DocPage, bad_query, bands, claim_docs, model_out, org_of, page_out
+from api.query import DocJSON, DocPage, bad_query, bands, claim_docs, field, model_out, org_of, page_out
 from api.regions import Region, region_groups
 from api.sharing import Sharing
 from api.tenancy import OrgTree
@@ -78,7 +80,7 @@ def _sharing(request: Request) -> Sharing:
 
 
 def with_tlp(db: Database, sharing: Sharing, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ids = [str(get(a, "event.id")) for a in alerts]
+    ids = [str(field(a, "event.id")) for a in alerts]
     overrides: dict[str, str] = {}
     if ids:
         rows = db.query(f"SELECT alert_id, tlp FROM alert_tlp WHERE alert_id IN ({','.join('?' * len(ids))})", ids)
@@ -105,7 +107,7 @@ def _query(user: Principal, tree: Any, organization: str | None, region: str | N
 
 
 @router.get("", response_model=DocPage)
-def list_alerts(
+async def list_alerts(
     request: Request, user: ReaderUser, store: StoreDep, tree: TreeDep, db: SessionDep,
     start: str | None = None, end: str | None = None, organization: str | None = None, region: str | None = None,
     rule_id: str | None = None, technique: str | None = None, min_severity: Annotated[int | None, Query(ge=0, le=100)] = None,
@@ -114,7 +116,7 @@ def list_alerts(
     q = _query(user, tree, organization, region, start=start, end=end, rule_id=rule_id, technique=technique,
                min_severity=min_severity, ip=ip)
     try:
-        page = store.search_alerts(q, size=size, cursor=cursor)
+        page = await store_read(store, store.search_alerts, q, size=size, cursor=cursor)
     except ValueError as exc:
         raise bad_query(exc) from None
     audit_read(db, user, "alerts", {org_of(a) for a in page.items}, {"organization": organization, "region": region})
@@ -122,7 +124,7 @@ def list_alerts(
 
 
 @router.get("/stats", response_model=AlertStatsOut)
-def alert_stats(
+async def alert_stats(
     user: ReaderUser, store: StoreDep, tree: TreeDep, db: SessionDep,
     start: str | None = None, end: str | None = None, organization: str | None = None, region: str | None = None,
     rule_id: str | None = None, technique: str | None = None, min_severity: Annotated[int | None, Query(ge=0, le=100)] = None,
@@ -132,10 +134,13 @@ def alert_stats(
     kw: dict[str, Any] = {"start": start, "end": end, "rule_id": rule_id, "technique": technique, "min_severity": min_severity}
     q = _query(user, tree, organization, region, **kw)
     try:
-        stats = store.alert_stats(q, interval_seconds=interval, top=top)
-        by_region = [RegionCount(region=reg, count=n) for reg, n in _region_counts(store, user, tree, ref, kw)]
+        stats, regions = await asyncio.gather(  # two Elasticsearch requests at once
+            store_read(store, store.alert_stats, q, interval_seconds=interval, top=top),
+            store_read(store, _region_counts, store, user, tree, ref, kw),
+        )
     except ValueError as exc:
         raise bad_query(exc) from None
+    by_region = [RegionCount(region=reg, count=n) for reg, n in regions]
     audit_read(db, user, "alerts/stats", q.organizations if q.organizations is not None else ["*"], {"region": ref})
     return model_out(AlertStatsOut(
         total=stats.total, by_region=by_region, by_technique=stats.by_technique, by_severity=bands(stats.by_severity),
@@ -145,8 +150,8 @@ def alert_stats(
 
 
 @router.get("/{alert_id}", response_model=dict[str, Any])
-def get_alert(alert_id: str, request: Request, user: ReaderUser, store: StoreDep, db: SessionDep) -> Response:
-    doc = store.get("alerts", alert_id)
+async def get_alert(alert_id: str, request: Request, user: ReaderUser, store: StoreDep, db: SessionDep) -> Response:
+    doc = await store_read(store, store.get, "alerts", alert_id)
     if doc is None or not user.scope.allows(org_of(doc)):
         raise not_found(f"alert {alert_id}")
     audit_read(db, user, "alerts", [org_of(doc)], resource_id=alert_id)

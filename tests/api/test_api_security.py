@@ -11,6 +11,7 @@ import pytest
 from apitest import PASSWORD, Env, test_settings
 from pydantic import ValidationError
 
+from api import security
 from api.security import Passwords, create_access_token, decode_access_token, hash_api_key, new_api_key
 from api.settings import DEFAULT_SECRET, Settings
 
@@ -65,6 +66,33 @@ def test_token_round_trip_and_rejections(tmp_path: Path) -> None:
     refresh = jwt.encode({"sub": "42", "typ": "refresh", "exp": datetime.now(UTC) + timedelta(hours=1)},
                          s.secret_key, algorithm="HS256")
     assert decode_access_token(s, refresh) is None
+
+
+def test_a_remembered_token_is_refused_once_it_expires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = test_settings(tmp_path)
+    token = create_access_token(s, 42, minutes=5)
+    assert decode_access_token(s, token) == 42  # checked, then remembered
+    assert decode_access_token(s, token) == 42  # from memory
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(security.time, "time", lambda: exp + 1.0)  # the clock the memory reads
+    assert decode_access_token(s, token) is None
+
+
+def test_a_remembered_token_is_tied_to_its_secret_and_its_bytes(tmp_path: Path) -> None:
+    s = test_settings(tmp_path)
+    token = create_access_token(s, 7)
+    assert decode_access_token(s, token) == 7
+    assert decode_access_token(test_settings(tmp_path, secret_key="o" * 40), token) is None
+    head, sig = token.rsplit(".", 1)
+    tampered = f"{head}.{sig[:10]}{'B' if sig[10] != 'B' else 'C'}{sig[11:]}"  # one signature byte changed
+    assert decode_access_token(s, tampered) is None
+
+
+def test_remembered_tokens_are_bounded_oldest_first() -> None:
+    memory = security._Verified(3)
+    for i in range(5):
+        memory.put(("secret", f"token-{i}"), i, 4e9)
+    assert [memory.get(("secret", f"token-{i}")) for i in range(5)] == [None, None, (2, 4e9), (3, 4e9), (4, 4e9)]
 
 
 def test_api_keys_are_random_and_stored_hashed() -> None:

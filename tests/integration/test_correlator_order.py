@@ -18,9 +18,9 @@ import orjson
 import pytest
 
 from icssa.bus import MemoryBus, Publisher, Rebalanced, split_events
+from icssa.correlator import Correlator
 from icssa.pipeline import replay_events
 from icssa.spool import Spool
-from icssa.stream import Correlator
 
 from .conftest import ROOT, wait_until
 

@@ -139,7 +139,7 @@ def test_sample_captures_end_to_end_equal_offline(ns: Namespace, reference: dict
 
 
 def _assignment(p: Proc) -> set[tuple[str, int]] | None:
-    found = [line.split("assigned ", 1)[1] for line in p.lines if "icssa.stream: assigned " in line]
+    found = [line.split("assigned ", 1)[1] for line in p.lines if "icssa.correlator: assigned " in line]
     return {tuple(x) for x in ast.literal_eval(found[-1])} if found else None
 
 
