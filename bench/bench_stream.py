@@ -36,6 +36,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -402,17 +403,18 @@ def main() -> None:
     args = ap.parse_args()
     subprocess.run([str(ROOT / "scripts" / "services.sh"), "start"], check=True)
     args.work.mkdir(parents=True, exist_ok=True)
-    if args.only != "latency":
-        pcap = capture(args.work, args.packets)
-        expected = count_events(pcap)
-        print(f"capture: {pcap} ({args.packets:,} packets, {expected:,} events)")
-        throughput(pcap, expected, args.work, args.sensor_arg, args.correlate_arg)
-    if args.only != "throughput":
-        pcap = capture(args.work, args.latency_packets)
-        for rate in (float(r) for r in args.rate.split(",")):
-            latency(pcap, rate, args.seconds, args.work, args.correlate_arg, args.batch_size, args.linger, args.stages,
-                    args.sample_every)
-
+    with tempfile.TemporaryDirectory(dir=args.work, prefix="stream-") as scratch:  # spools, removed at the end
+        tmp = Path(scratch)
+        if args.only != "latency":
+            pcap = capture(args.work, args.packets)
+            expected = count_events(pcap)
+            print(f"capture: {pcap} ({args.packets:,} packets, {expected:,} events)")
+            throughput(pcap, expected, tmp, args.sensor_arg, args.correlate_arg)
+        if args.only != "throughput":
+            pcap = capture(args.work, args.latency_packets)
+            for rate in (float(r) for r in args.rate.split(",")):
+                latency(pcap, rate, args.seconds, tmp, args.correlate_arg, args.batch_size, args.linger, args.stages,
+                        args.sample_every)
 
 if __name__ == "__main__":
     main()
