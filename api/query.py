@@ -61,30 +61,8 @@ def model_out(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-_MISSING = object()
-
-
-def field(doc: Mapping[str, Any], dotted: str) -> Any:
-    """``icssa.events.get(doc, dotted)``, quicker on the common shapes (a dotted key, or the
-    nested ``event.id``): routes read a few fields of every document of a page."""
-    value = doc.get(dotted, _MISSING)
-    if value is not _MISSING:
-        return value
-    head, _, rest = dotted.partition(".")
-    sub = doc.get(head)
-    if type(sub) is dict:
-        value = sub.get(rest, _MISSING)
-        if value is not _MISSING:
-            return value
-        if "." not in rest:  # a.b: not nested either
-            return None
-    elif sub is None and "." not in rest:  # a.b: neither a dotted key nor an object a
-        return None
-    return get(doc, dotted)
-
-
 def org_of(doc: Mapping[str, Any]) -> str | None:
-    value = field(doc, "organization.id")
+    value = get(doc, "organization.id")
     return value if isinstance(value, str) else None
 
 

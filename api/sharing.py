@@ -23,7 +23,6 @@ from typing import Any
 
 from api import stix
 from api.db import Database, dumps, loads, now_iso
-from api.query import field
 from api.settings import Settings
 from api.tenancy import Tenancy
 from icssa.events import get
@@ -114,7 +113,7 @@ class Sharing:
             override = self.db.scalar("SELECT tlp FROM alert_tlp WHERE alert_id = ?", (get(alert, "event.id"),))
         if override in TLP_LEVELS:
             return str(override)
-        own = field(alert, "marking.tlp")
+        own = get(alert, "marking.tlp")
         if isinstance(own, str) and own.lower() in TLP_LEVELS:
             return own.lower()
         return self.settings.default_tlp

@@ -39,7 +39,7 @@ def get(event: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
     head, sep, rest = dotted.partition(".")
     while sep:
         sub = event.get(head, _MISSING)
-        if isinstance(sub, Mapping):
+        if type(sub) is dict or isinstance(sub, Mapping):  # the ABC check only when not a dict
             value = sub.get(rest, _MISSING)
             if value is not _MISSING:
                 return value

@@ -26,7 +26,7 @@ from api.deps import (
     scoped_orgs,
     store_read,
 )
-from api.query import DocJSON, DocPage, bad_query, bands, claim_docs, field, model_out, org_of, page_out
+from api.query import DocJSON, DocPage, bad_query, bands, claim_docs, model_out, org_of, page_out
 from api.regions import Region, region_groups
 from api.sharing import Sharing
 from api.tenancy import OrgTree
@@ -80,7 +80,7 @@ def _sharing(request: Request) -> Sharing:
 
 
 def with_tlp(db: Database, sharing: Sharing, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ids = [str(field(a, "event.id")) for a in alerts]
+    ids = [str(get(a, "event.id")) for a in alerts]
     overrides: dict[str, str] = {}
     if ids:
         rows = db.query(f"SELECT alert_id, tlp FROM alert_tlp WHERE alert_id IN ({','.join('?' * len(ids))})", ids)

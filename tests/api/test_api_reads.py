@@ -14,12 +14,9 @@ from typing import Any
 import pytest
 from apitest import test_settings
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from api.deps import store_read
 from api.main import GC_YOUNG_THRESHOLD, create_app
-from api.query import field
 from icssa.events import get
 from icssa.store import open_store
 
@@ -69,24 +66,7 @@ def test_store_read_passes_arguments_and_errors_through() -> None:
             asyncio.run(store_read(store, fail, 1, y=2))  # type: ignore[arg-type]
 
 
-# -- reading fields --------------------------------------------------------------------------
-KEYS = st.sampled_from(["a", "b", "c", "a.b", "b.c", "a.b.c"])
-LEAVES = st.one_of(st.none(), st.integers(-3, 3), st.text(max_size=2), st.lists(st.integers(0, 2), max_size=2))
-DOCS = st.recursive(
-    st.dictionaries(KEYS, LEAVES, max_size=4),
-    lambda inner: st.dictionaries(KEYS, st.one_of(LEAVES, inner), max_size=4),
-    max_leaves=12,
-)
-PATHS = ["a", "a.b", "a.b.c", "b.c", "c.a", "x.y", "a.x", "a.b.x"]
-
-
-@settings(max_examples=400, deadline=None)
-@given(DOCS)
-def test_field_reads_what_events_get_reads(doc: dict[str, Any]) -> None:
-    for path in PATHS:
-        assert field(doc, path) == get(doc, path), path
-
-
+# -- reading fields (icssa.events.get, as the routes read documents) -----------------------
 @pytest.mark.parametrize(
     ("doc", "path", "expected"),
     [
@@ -103,8 +83,8 @@ def test_field_reads_what_events_get_reads(doc: dict[str, Any]) -> None:
         ({"marking": {"other": 1}}, "marking.tlp", None),
     ],
 )
-def test_field_shapes(doc: dict[str, Any], path: str, expected: Any) -> None:
-    assert field(doc, path) == expected
+def test_get_shapes(doc: dict[str, Any], path: str, expected: Any) -> None:
+    assert get(doc, path) == expected
 
 
 # -- the serving process's garbage collector ------------------------------------------------
