@@ -360,6 +360,40 @@ def test_elasticsearch_keeps_alerts_in_timeline_order(request: pytest.FixtureReq
         _close(s)
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"term": {"modbus.function_code": 3}}, ["a-1", "a-2", "a-3"]),
+        ({"term": {"s7comm.function_code": 3}}, ["b-1"]),
+        ({"range": {"source.port": {"gte": 40000}}}, ["a-1", "a-2", "b-1", "b-2"]),
+        ({"term": {"destination.port": 102}}, ["odd"]),
+        ({"term": {"network.transport": "tcp"}}, ["a-1", "a-2", "b-1", "b-2", "odd"]),
+        ({"term": {"event.kind": "event"}}, ["a-1", "a-2", "a-3", "b-1", "b-2", "odd"]),
+    ],
+)
+def test_elasticsearch_contract_fields_stay_searchable(
+    request: pytest.FixtureRequest, tmp_path: Path, query: dict[str, Any], expected: list[str]
+) -> None:
+    """Event fields the store never filters on (ports, transport, protocol fields DESIGN.md
+    names) are not indexed per event but stay searchable from Elasticsearch; a value of the
+    wrong type in one event (a-3's source port) neither fails the query nor matches it."""
+    s = _open("elasticsearch", tmp_path, request)
+    try:
+        odd = _event("odd", "2026-01-03T00:00:00Z", "js/nj/a", "opcua", "read", "127.1.0.7", "127.1.0.8", "s1", "1:d")
+        odd["destination"]["port"] = 102
+        odd["source"]["port"] = 1
+        odd["opcua"] = {"function_code": "three"}
+        events = copy.deepcopy(EVENTS)
+        events[4]["source"]["port"] = "not a port"
+        del events[4]["network"]["transport"]
+        s.put_events([*events, odd])
+        s.refresh()
+        resp = s.es.search(index=s.events_pattern, query=query, size=20)  # type: ignore[attr-defined]
+        assert sorted(h["_id"] for h in resp["hits"]["hits"]) == expected
+    finally:
+        _close(s)
+
+
 # -- assets ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("query", "expected"),
