@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-
-from api.tenancy import TreeError
-from icssa.store import StoreError
 
 
 def _settings(**options: Any) -> Any:
+    from pydantic import ValidationError
+
     from api.settings import Settings
 
     try:
@@ -50,6 +48,8 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from api.main import create_app
+        from api.tenancy import TreeError
+        from icssa.store import StoreError
 
         if orgs is not None and not orgs.is_file():
             raise typer.BadParameter(f"--orgs {orgs}: no such file")

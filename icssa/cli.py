@@ -2,6 +2,9 @@
 
 Bad input (a missing file, a file that is not a capture, an unknown option) gets one line on
 stderr and exit code 2, never a traceback.
+
+Start-up imports only what every command needs (typer, the consoles); each command imports its
+own machinery when it runs, so ``icssa sensor`` does not load the asset map or the API.
 """
 
 from __future__ import annotations
@@ -9,21 +12,13 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
-from icssa.pipeline import CAPTURE_SUFFIXES, Analytics, Summary, expand, replay
+if TYPE_CHECKING:
+    from icssa.pipeline import Analytics, Summary
 
 app = typer.Typer(
     name="icssa",
@@ -77,6 +72,8 @@ def replay_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Replay captures offline through the whole pipeline (deterministic: same input, same output)."""
+    from icssa.pipeline import CAPTURE_SUFFIXES, expand, replay
+
     if bus != "memory":
         raise BadInput(f"--bus {bus}: replay runs on the in-memory bus; use 'icssa sensor' to publish to Kafka")
     files = expand(pcaps)
@@ -93,6 +90,15 @@ def replay_cmd(
     analytics = _analytics(site, advisories, not events_only)
     analytics.rules = rules
     if progress:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         with Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
             TimeRemainingColumn(), console=err, transient=True,
@@ -119,6 +125,8 @@ def replay_cmd(
 def _print_alerts(out_dir: Path) -> None:
     from collections import Counter
 
+    from rich.table import Table
+
     from icssa.events import get
     from icssa.sinks import read_jsonl
 
@@ -137,6 +145,10 @@ def _print_alerts(out_dir: Path) -> None:
 
 def _analytics(site: Path | None, advisories: list[Path] | None, enabled: bool) -> Analytics:
     """Load the optional data files; a bad file is one line and exit code 2."""
+    from icssa.pipeline import Analytics
+
+    if not site and not advisories:
+        return Analytics(enabled=enabled)
     from assetmap import AdvisoryStore, Site
 
     try:
@@ -150,6 +162,8 @@ def _analytics(site: Path | None, advisories: list[Path] | None, enabled: bool) 
 
 
 def _print_summary(s: Summary, out_dir: Path) -> None:
+    from rich.table import Table
+
     out.print(
         f"[bold]{s.files}[/] capture(s): {s.packets:,} packets, {s.bytes:,} bytes, {s.flows:,} flows "
         f"in {s.seconds:.2f} s ({s.packets_per_second:,.0f} packets/s)"

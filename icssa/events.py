@@ -63,21 +63,38 @@ def flatten(event: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: the times ISO 8601 can write with four-digit years (0001-01-01 .. 9999-12-31), in ns; a
+#: hostile capture's timestamps beyond them are clamped
+FIRST_NS = -62_135_596_800 * 1_000_000_000
+LAST_NS = 253_402_300_800 * 1_000_000_000 - 1
+
+
 class Timestamps:
     """Packet time (ns since epoch) -> ISO 8601, caching the formatted second."""
 
-    __slots__ = ("_sec", "_prefix")
+    __slots__ = ("_start", "_end", "_format")
 
     def __init__(self) -> None:
-        self._sec = -1
-        self._prefix = ""
+        self._start = 1  # [start, end) in ns: the cached second (none yet)
+        self._end = 0
+        self._format = ""  # "<date>T<time>.%06dZ" of that second
 
     def iso(self, ts_ns: int) -> str:
-        sec, frac = divmod(ts_ns, 1_000_000_000)
-        if sec != self._sec:
-            self._sec = sec
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        return f"{self._prefix}.{frac // 1000:06d}Z"
+        if not self._start <= ts_ns < self._end:
+            ts_ns = self._second(ts_ns)
+        return self._format % ((ts_ns - self._start) // 1000)
+
+    def _second(self, ts_ns: int) -> int:
+        """Cache the second of ``ts_ns``; returns ``ts_ns`` clamped to what ISO 8601 can write."""
+        ts_ns = min(max(ts_ns, FIRST_NS), LAST_NS)
+        sec = ts_ns // 1_000_000_000
+        self._start = sec * 1_000_000_000
+        self._end = self._start + 1_000_000_000
+        t = time.gmtime(sec)
+        self._format = (
+            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.%06dZ"
+        )
+        return ts_ns
 
 
 def iso_from_ns(ts_ns: int) -> str:

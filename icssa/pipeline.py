@@ -13,13 +13,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assetmap import AdvisoryStore, AssetMap, Site
-from correlation import Engine
 from icssa.events import Event
 from icssa.sinks import JsonLines, write_json
 from sensors.capture import CaptureError, open_capture
 from sensors.engine import Sensor
+
+if TYPE_CHECKING:  # loaded when the analytics run: ``--events-only`` and ``icssa sensor`` do without
+    from assetmap import AdvisoryStore, AssetMap, Site
+    from correlation import Engine
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 
@@ -136,11 +139,17 @@ class Analytics:
     def asset_map(self) -> AssetMap | None:
         if not self.enabled:
             return None
+        from assetmap import AdvisoryStore, AssetMap
+
         advisories = self.advisories if self.advisories is not None else AdvisoryStore.bundled()
         return AssetMap(site=self.site, advisories=advisories)
 
     def engine(self, asset_map: AssetMap | None) -> Engine | None:
-        return Engine.from_directory(self.rules, context=asset_map) if self.enabled else None
+        if not self.enabled:
+            return None
+        from correlation import Engine
+
+        return Engine.from_directory(self.rules, context=asset_map)
 
 
 EMPTY_GRAPH = {"directed": True, "multigraph": False, "graph": {}, "nodes": [], "edges": []}

@@ -86,8 +86,11 @@ class StreamParser:
 
     # -- the driver ---------------------------------------------------------------------------
     def error(self, reason: str, detail: str = "") -> None:
+        self._keep(ParseError(reason, detail))
+
+    def _keep(self, exc: ParseError) -> None:
         if len(self.errors) < self.max_errors:
-            self.errors.append(ParseError(reason, detail))
+            self.errors.append(exc)
 
     def gap(self, to_server: bool) -> None:
         """Bytes are missing in this direction: drop the partial message, resync on new data."""
@@ -105,6 +108,15 @@ class StreamParser:
         d = 1 if to_server else 0
         out: list[Message] = []
         pending = self._buf[d]
+        if not pending and not self._resync[d]:
+            # the common case, one whole message and nothing held: the loop below in fewer steps
+            n = self.frame(data, 0, len(data))
+            if n == len(data) and 0 < n <= self.max_message:
+                try:
+                    self.decode(data, 0, n, to_server, out)
+                except ParseError as exc:
+                    self._keep(exc)
+                return out
         buf = pending + data if pending else data
         end = len(buf)
         pos = 0
@@ -131,8 +143,7 @@ class StreamParser:
             try:
                 self.decode(buf, pos, pos + n, to_server, out)
             except ParseError as exc:
-                if len(self.errors) < self.max_errors:
-                    self.errors.append(exc)
+                self._keep(exc)
             pos += n
         self._buf[d] = buf[pos:] if pos < end else b""
         return out

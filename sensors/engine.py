@@ -1,36 +1,35 @@
 """The sensor: packets in, events out.
 
-``Sensor.packet`` is the hot path. For the common case (Ethernet or cooked capture, IPv4, TCP,
-in-order segment of an already detected flow) it stays in one function with no per-packet
-allocation beyond the payload slice; everything else (VLAN, IPv6, fragments, out-of-order
-segments, detection) takes a slower, shared path.
+``Sensor.packet`` is the hot path. For the common case (Ethernet, IPv4 without options, TCP,
+in-order segment of an already detected flow) it reads the IPv4 and TCP headers at once and
+allocates nothing per packet beyond the flow key and the payload slice; everything else (other
+link types, VLAN, IPv6, fragments, out-of-order segments, detection) takes a slower, shared path.
 
-Events are built here from parser ``Message`` values: the envelope per flow and direction is
-made once and reused (events are read-only to every consumer).
+Events are made from parser ``Message`` values by ``sensors.output.EventMaker``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
 import logging
 import struct
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from icssa.events import Event, Timestamps
 from parsers import ProtocolSpec, registry
 from parsers.base import Message, StreamParser
 from sensors.decode import ip6, network
 from sensors.flows import SEQ_MOD, Flow, Reassembler
 from sensors.ipfrag import Defragmenter
+from sensors.output import Emit, EventMaker
 
 log = logging.getLogger("icssa.sensor")
 
 _TCP = struct.Struct("!HHIIBB")
 _UDP = struct.Struct("!HH")
-_IP4 = struct.Struct("!BBHHHBB")
+_PORTS = struct.Struct("!HH")
+_IP4 = struct.Struct("!BxHHHxB2x4s4s")
+#: the fast path's IPv4 header without options (from total length on) and TCP header, in one read
+_IP4_TCP = struct.Struct("!2xHHHxB2x4s4sHHIIBB")
 
 MAX_ERROR_EVENTS_PER_FLOW = 16  # beyond this a flow's parse errors are only counted
 MAX_PROBES = 4  # payload segments per flow tried against the signatures before giving up
@@ -38,23 +37,11 @@ FLOW_TIMEOUT_NS = 600 * 1_000_000_000
 CLOSED_TIMEOUT_NS = 30 * 1_000_000_000
 SWEEP_EVERY_NS = 10 * 1_000_000_000
 
-Emit = Callable[[Event], None]
-
-
-def community_id(saddr: bytes, daddr: bytes, sport: int, dport: int, proto: int) -> str:
-    """Community ID v1 (seed 0) of a flow: the same string for both directions."""
-    if (saddr, sport) > (daddr, dport):
-        saddr, daddr, sport, dport = daddr, saddr, dport, sport
-    data = b"\x00\x00" + saddr + daddr + bytes((proto, 0)) + struct.pack("!HH", sport, dport)
-    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
-
-
-def ip_text(addr: bytes) -> str:
-    return str(ipaddress.ip_address(addr))
-
-
-def mac_text(mac: bytes) -> str:
-    return "-".join(f"{b:02X}" for b in mac) if len(mac) == 6 and any(mac) else ""
+def lookup_key(saddr: bytes, daddr: bytes, sport: int, dport: int, transport: str) -> bytes:
+    """The flow table's key of one direction: addresses and ports as on the wire (a TCP/IPv4
+    packet's key is one slice of it), plus the protocol number for UDP so the two never meet."""
+    key = saddr + daddr + _PORTS.pack(sport, dport)
+    return key if transport == "tcp" else key + b"\x11"
 
 
 class Sensor:
@@ -70,10 +57,8 @@ class Sensor:
         specs: Iterable[ProtocolSpec] | None = None,
         max_flows: int = 100_000,
     ) -> None:
-        self.emit = emit
-        self.observer = {"name": observer}
-        self.organization = {"id": organization}
         self.capture_id = capture_id
+        self.out = EventMaker(emit, observer, organization, capture_id)
         self.specs = list(specs if specs is not None else registry())
         self.by_port: dict[int, ProtocolSpec] = {}
         for spec in reversed(self.specs):
@@ -81,19 +66,16 @@ class Sensor:
                 self.by_port[port] = spec
         self.max_flows = max_flows
         self.flows: dict[tuple, Flow] = {}
-        # both directions' 4-tuples -> (flow, sent by the client?): one lookup per packet
-        self._lookup: dict[tuple, tuple[Flow, bool]] = {}
+        # both directions' keys (``lookup_key``) -> (flow, sent by the client?): one lookup per packet
+        self._lookup: dict[bytes, tuple[Flow, bool]] = {}
         self.stats: Counter[str] = Counter()
         self.messages: Counter[str] = Counter()
-        self.actions: Counter[tuple[str, str]] = Counter()
         self.parse_errors: Counter[tuple[str, str]] = Counter()
         self.frame = 0  # packets seen (the frame number of the current packet)
         self.bytes = 0
         self._frame_msgs = 0
         self._ts = 0
         self._next_sweep = 0
-        self._times = Timestamps()
-        self._ip_text: dict[bytes, str] = {}
         self.reasm = Reassembler(self._deliver, self.stats)
         self.defrag = Defragmenter(stats=self.stats)
         self._transport_tcp = {"transport": "tcp"}
@@ -108,36 +90,42 @@ class Sensor:
         self.frame += 1
         self._frame_msgs = 0
         self._ts = ts_ns
-        self.bytes += len(data)
-        stats = self.stats
+        n = len(data)
+        self.bytes += n
         if ts_ns >= self._next_sweep:
             self._sweep(ts_ns)
-        # fast path: Ethernet II, IPv4 without options or fragments, TCP
-        if linktype == 1 and len(data) >= 54 and data[12] == 8 and data[13] == 0 and data[14] == 0x45:
+        # fast path: Ethernet II, IPv4 without options or fragments, a well-formed TCP header;
+        # anything else (or anything to count) takes the general path below
+        if linktype == 1 and n >= 54 and data[12:15] == b"\x08\x00\x45":
+            total, _ident, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = _IP4_TCP.unpack_from(data, 14)
+            end = 14 + total
+            start = 34 + (doff >> 4) * 4
+            if proto == 6 and not frag & 0x3FFF and end <= n and doff >= 0x50 and start <= end:
+                self._segment(data, start, end, data[26:38], src, dst, sport, dport, seq, ack, flags, 1)
+                return
             off = 14
         else:
             net = network(linktype, data)
             if net is None:
-                stats["non_ip"] += 1
+                self.stats["non_ip"] += 1
                 return
             off, version, dmac, smac = net
             if version == 6:
                 self._ip6(data, off, smac, dmac)
                 return
-            if len(data) < off + 20 or data[off] >> 4 != 4:
-                stats["bad_ip"] += 1
+            if n < off + 20 or data[off] >> 4 != 4:
+                self.stats["bad_ip"] += 1
                 return
-        vihl, _tos, total, ident, frag, _ttl, proto = _IP4.unpack_from(data, off)
+        stats = self.stats
+        vihl, total, ident, frag, proto, src, dst = _IP4.unpack_from(data, off)
         ihl = (vihl & 15) * 4
-        end = off + total if total else len(data)  # total 0: segmentation offload, rest of frame
-        if end > len(data):
+        end = off + total if total else n  # total 0: segmentation offload, rest of frame
+        if end > n:
             stats["ip_truncated"] += 1
-            end = len(data)
+            end = n
         if ihl < 20 or end - off < ihl:
             stats["bad_ip"] += 1
             return
-        src = data[off + 12 : off + 16]
-        dst = data[off + 16 : off + 20]
         l4 = off + ihl
         if frag & 0x3FFF:
             whole = self.defrag.add(
@@ -173,6 +161,7 @@ class Sensor:
             self.stats["other_ip_proto"] += 1
 
     def _tcp(self, data: bytes, l4: int, end: int, src: bytes, dst: bytes, linktype: int) -> None:
+        """A TCP header the fast path did not take: check it, then handle the segment."""
         if l4 + 20 > end:
             self.stats["tcp_truncated"] += 1
             return
@@ -181,7 +170,15 @@ class Sensor:
         if start > end or doff >> 4 < 5:
             self.stats["tcp_bad_header"] += 1
             return
-        hit = self._lookup.get((src, sport, dst, dport))
+        key = src + dst + data[l4 : l4 + 4]
+        self._segment(data, start, end, key, src, dst, sport, dport, seq, ack, flags, linktype)
+
+    def _segment(
+        self, data: bytes, start: int, end: int, key: bytes, src: bytes, dst: bytes, sport: int, dport: int,
+        seq: int, ack: int, flags: int, linktype: int,
+    ) -> None:
+        """One TCP segment (payload ``data[start:end]``) of the direction ``key`` names."""
+        hit = self._lookup.get(key)
         if hit is not None and flags & 0x12 == 0x02:
             old = hit[0]
             if old.closing or old.c2s.segments or old.s2c.segments:
@@ -212,7 +209,6 @@ class Sensor:
                 if flow.c2s.fin and flow.s2c.fin:
                     flow.closing = True
         if start < end:
-            payload = data[start:end]
             if flow.proto == "-":
                 return
             half.segments += 1
@@ -222,16 +218,16 @@ class Sensor:
                     flow.parser.start_midstream()
             if seq == half.next_seq and not half.ooo:
                 half.next_seq = (seq + end - start) & SEQ_MOD
-                self._deliver(flow, to_server, payload)
+                self._deliver(flow, to_server, data[start:end])
             else:
-                self.reasm.segment(flow, to_server, half, seq, payload)
+                self.reasm.segment(flow, to_server, half, seq, data[start:end])
 
     def _udp(self, data: bytes, l4: int, end: int, src: bytes, dst: bytes, linktype: int) -> None:
         if l4 + 8 > end:
             self.stats["udp_truncated"] += 1
             return
         sport, dport = _UDP.unpack_from(data, l4)
-        hit = self._lookup.get((src, sport, dst, dport, 17))
+        hit = self._lookup.get(src + dst + data[l4 : l4 + 4] + b"\x11")
         if hit is None:
             flow = self._new_flow(src, sport, dst, dport, "udp", 0, data, linktype)
             to_server = flow.client == src and flow.cport == sport
@@ -274,8 +270,8 @@ class Sensor:
         if spec is not None:
             self._attach(flow, spec)
         self.flows[flow.key] = flow
-        self._lookup[flow.key] = (flow, True)
-        self._lookup[(flow.server, flow.sport, flow.client, flow.cport, *flow.key[4:])] = (flow, False)
+        self._lookup[lookup_key(flow.client, flow.server, flow.cport, flow.sport, transport)] = (flow, True)
+        self._lookup[lookup_key(flow.server, flow.client, flow.sport, flow.cport, transport)] = (flow, False)
         return flow
 
     def _attach(self, flow: Flow, spec: ProtocolSpec) -> None:
@@ -326,8 +322,8 @@ class Sensor:
             while half.ooo:
                 self.reasm.skip_gap(flow, to_server, half)
         self.flows.pop(flow.key, None)
-        self._lookup.pop(flow.key, None)
-        self._lookup.pop((flow.server, flow.sport, flow.client, flow.cport, *flow.key[4:]), None)
+        self._lookup.pop(lookup_key(flow.client, flow.server, flow.cport, flow.sport, flow.transport), None)
+        self._lookup.pop(lookup_key(flow.server, flow.client, flow.sport, flow.cport, flow.transport), None)
 
     def finish(self) -> None:
         """End of input: flush every flow."""
@@ -335,8 +331,13 @@ class Sensor:
             self._close(f)
         self.stats["packets"] = self.frame
         self.stats["bytes"] = self.bytes
-        for (dataset, _action), n in self.actions.items():
+        for (dataset, _action), n in self.out.counts.items():
             self.messages[dataset] += n
+
+    @property
+    def actions(self) -> Counter[tuple[str, str]]:
+        """Messages by (dataset, action)."""
+        return Counter(self.out.counts)
 
     # -- messages -> events -------------------------------------------------------------------
     def _deliver(self, flow: Flow, to_server: bool, payload: bytes) -> None:
@@ -350,7 +351,7 @@ class Sensor:
         if parser.errors:
             self._count_errors(flow, parser)
         if msgs:
-            self._events(flow, msgs)
+            self._frame_msgs = self.out.events(flow, msgs, self._ts, self.frame, self._frame_msgs)
 
     def _count_errors(self, flow: Flow, parser: StreamParser) -> None:
         """Count and log parse errors; the first few of each flow also become events."""
@@ -359,65 +360,13 @@ class Sensor:
             if not self.parse_errors[key]:
                 log.warning(
                     "%s parse error %s (%s) in flow %s:%d -> %s:%d; further ones counted",
-                    key[0], err.reason, err.detail, self._text(flow.client), flow.cport,
-                    self._text(flow.server), flow.sport,
+                    key[0], err.reason, err.detail, self.out.text(flow.client), flow.cport,
+                    self.out.text(flow.server), flow.sport,
                 )
             self.parse_errors[key] += 1
             if flow.error_events < MAX_ERROR_EVENTS_PER_FLOW:
                 flow.error_events += 1
                 fields = {"protocol": key[0], "reason": err.reason, "detail": err.detail[:200]}
-                self._events(flow, [Message("icssa", "parse_error", fields, True)])
+                msg = Message("icssa", "parse_error", fields, True)
+                self._frame_msgs = self.out.events(flow, [msg], self._ts, self.frame, self._frame_msgs)
         parser.errors.clear()
-
-    def _text(self, addr: bytes) -> str:
-        text = self._ip_text.get(addr)
-        if text is None:
-            if len(self._ip_text) > 65536:
-                self._ip_text.clear()
-            text = self._ip_text[addr] = ip_text(addr)
-        return text
-
-    def _envelope(self, flow: Flow, to_server: bool) -> tuple[dict, dict, dict]:
-        c = {"ip": self._text(flow.client), "port": flow.cport}
-        s = {"ip": self._text(flow.server), "port": flow.sport}
-        if flow.c2s.mac:
-            c["mac"] = mac_text(flow.c2s.mac)
-        if flow.s2c.mac:
-            s["mac"] = mac_text(flow.s2c.mac)
-        if not flow.community_id:
-            flow.community_id = community_id(
-                flow.client, flow.server, flow.cport, flow.sport, 6 if flow.transport == "tcp" else 17
-            )
-        net = {"transport": flow.transport, "protocol": flow.proto, "community_id": flow.community_id}
-        flow.env[1] = (c, s, {**net, "direction_to_server": True})
-        flow.env[0] = (s, c, {**net, "direction_to_server": False})
-        env = flow.env[1 if to_server else 0]
-        assert env is not None
-        return env
-
-    def _events(self, flow: Flow, msgs: list[Message]) -> None:
-        ts = self._times.iso(self._ts)
-        frame = self.frame
-        emit = self.emit
-        counts = self.actions
-        for m in msgs:
-            d = 1 if m.to_server else 0
-            env = flow.env[d] or self._envelope(flow, m.to_server)
-            self._frame_msgs += 1
-            counts[(m.dataset, m.action)] += 1
-            emit({
-                "@timestamp": ts,
-                "event": {
-                    "id": f"{self.capture_id}-{frame}-{self._frame_msgs}",
-                    "kind": "event",
-                    "dataset": m.dataset,
-                    "action": m.action,
-                },
-                "source": env[0],
-                "destination": env[1],
-                "network": env[2],
-                "observer": self.observer,
-                "organization": self.organization,
-                m.dataset: m.fields,
-            })
-        flow.msg_count += len(msgs)

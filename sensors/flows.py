@@ -50,7 +50,7 @@ class Half:
 class Flow:
     __slots__ = (
         "key", "transport", "client", "server", "cport", "sport", "c2s", "s2c", "parser", "proto",
-        "probes", "first_ns", "last_ns", "closed", "env", "community_id", "msg_count", "closing",
+        "probes", "first_ns", "last_ns", "closed", "env", "community_id", "closing",
         "error_events",
     )
 
@@ -72,10 +72,9 @@ class Flow:
         self.last_ns = ts_ns
         self.closed = False
         self.closing = False
-        # per direction (index 1 = to server): (source dict, destination dict) for events
-        self.env: list[tuple[dict, dict, dict] | None] = [None, None]
+        # per direction (index 1 = to server): event templates by dataset (see Sensor._template)
+        self.env: tuple[dict[str, dict], dict[str, dict]] = ({}, {})
         self.community_id = ""
-        self.msg_count = 0
         self.error_events = 0  # parse-error events emitted for this flow
 
 

@@ -283,6 +283,37 @@ def test_ipv4_with_options_takes_the_slow_path() -> None:
     _assert_read_hr(events)
 
 
+def test_fast_and_slow_path_packets_of_one_connection_share_its_flow() -> None:
+    """The client's packets carry IPv4 options (general path), the server's do not (fast path):
+    one flow, and the response pairs with the request."""
+    ip_c = IP(src=CLIENT, dst=SERVER, options=[IPOption(b"\x01\x01\x01\x00")])  # NOP NOP NOP EOL
+    events, sensor = _run([_ether(p) for p in _tcp_exchange(ip_c, IP(src=SERVER, dst=CLIENT))])
+    _assert_read_hr(events)
+    assert sensor.stats["flows"] == 1
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        (slice(14 + 6, 14 + 8), b"\x20\x00"),  # IPv4 flags: more fragments (a first fragment)
+        (slice(14 + 9, 14 + 10), b"\x11"),  # IPv4 protocol 17: UDP, not TCP
+        (slice(14 + 20 + 12, 14 + 20 + 13), b"\x40"),  # TCP data offset 4 words: below the minimum
+        (slice(14 + 20 + 12, 14 + 20 + 13), b"\xf0"),  # TCP data offset 15 words: beyond the packet
+    ],
+    ids=["fragment", "udp", "tcp_offset_too_small", "tcp_offset_beyond_packet"],
+)
+def test_request_the_fast_path_declines_gives_no_tcp_event(field: slice, value: bytes) -> None:
+    """A frame that looks like Ethernet/IPv4/TCP at first sight but is not a plain TCP segment
+    leaves the fast path: the request is not parsed as TCP, the response still is."""
+    frames = [bytearray(_ether(p)) for p in _v4()]
+    frames[3][field] = value
+    events, _ = _run([bytes(f) for f in frames])
+    tcp = [e for e in events if e["network"]["transport"] == "tcp"]
+    assert [(e["event"]["action"], e["modbus"]["is_response"], e["modbus"]["matched"]) for e in tcp] == [
+        ("read_holding_registers", True, False),
+    ]
+
+
 def test_ethernet_padding_is_not_payload() -> None:
     """A 1-byte segment is padded to 60 bytes on the wire; the padding must not join the stream."""
     ip_c, ip_s = IP(src=CLIENT, dst=SERVER), IP(src=SERVER, dst=CLIENT)

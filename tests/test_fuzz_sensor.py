@@ -340,9 +340,12 @@ def test_random_segment_orders_through_the_sensor_give_the_in_order_messages(sch
         seg = ip / TCP(sport=40000, dport=502, flags="PA", seq=(isn + a) & SEQ_MOD) / Raw(stream[a:b])
         sensor.packet(i + 1, 101, bytes(seg))
     sensor.finish()
-    got = [(e["event"]["action"], e["modbus"]["transaction_id"]) for e in events]
+    # after a lost segment the parser resynchronises: bytes it skips may be reported as parse errors
+    modbus_events = [e for e in events if e["event"]["dataset"] == "modbus"]
+    got = [(e["event"]["action"], e["modbus"]["transaction_id"]) for e in modbus_events]
     hole = _first_hole(stream, ranges)
     if hole == len(stream):
+        assert modbus_events == events
         assert got == expected
     else:
         # every ADU wholly before the first missing byte is recovered, in order
