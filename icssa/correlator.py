@@ -97,9 +97,14 @@ class Correlator:
         self.consumer: Any = None
         self._seq = 0
         self.writer = Writer(bus, store, self.stats, retry_max=retry_max)
+        #: the analytics of the first tenant, made before joining the group (compiling the
+        #: rules and loading the asset map's data take a good part of a second)
+        self._spare: tuple[Any, Any] | None = None
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, stop: threading.Event, exit_when_idle: float | None = None) -> None:
+        if not self.tenants and self._spare is None:
+            self._spare = self.make_tenant()
         self._connect(stop)
         last_msg = time.monotonic()
         delay = 0.5
@@ -161,7 +166,8 @@ class Correlator:
     def _tenant(self, org: str, tp: tuple[str, int]) -> Tenant:
         t = self.tenants.get(org)
         if t is None:
-            engine, assets = self.make_tenant()
+            engine, assets = self._spare or self.make_tenant()
+            self._spare = None
             t = self.tenants[org] = Tenant(engine, assets)
         t.partitions.add(tp)
         return t
@@ -170,31 +176,36 @@ class Correlator:
         """Decode each event once, feed its tenant's asset map and engine, keep its bytes for
         the store; hand events over whenever one of the store bounds is reached."""
         loads = orjson.loads
-        events = self.events
         consumed = undecodable = 0
         for m in msgs:
             tp = (m.topic, m.partition)
             self.offsets[tp] = m.offset + 1
             value = m.value or b""
             self._pending_bytes += len(value)
+            lines = split_events(value)
+            consumed += len(lines)
+            bad: set[bytes] | None = None
             org: Any = None
             t: Tenant | None = None
-            for raw in split_events(value):
-                consumed += 1
+            observe: Any = None
+            process: Any = None
+            for raw in lines:
                 try:
                     ev = loads(raw)
                     o = ev["organization"]["id"]
                 except (orjson.JSONDecodeError, KeyError, TypeError):
-                    undecodable += 1
+                    if bad is None:
+                        bad = set()
+                    bad.add(raw)  # the same bytes are as undecodable wherever they occur
                     continue
                 if t is None or o != org:  # a message holds one tenant's events, as a rule
                     org = o
                     t = self._tenant(str(o), tp)
                     t.dirty = True
-                events.append(raw)
+                    observe, process = t.assets.observe, t.engine.process
                 try:
-                    t.assets.observe(ev)
-                    alerts = t.engine.process(ev)
+                    observe(ev)
+                    alerts = process(ev)
                 except Exception:  # a bad event must not stop the consumer: count, log once, go on
                     if not self.stats["engine_errors"]:
                         log.exception("correlation failed on an event at offset %s; further ones counted", m.offset)
@@ -202,10 +213,14 @@ class Correlator:
                     continue
                 if alerts:
                     self.alerts.extend(alerts)
+            if bad is None:
+                self.events += lines
+            else:
+                undecodable += sum(1 for raw in lines if raw in bad)
+                self.events += [raw for raw in lines if raw not in bad]
             self._flushed = False
-            if len(events) >= self.store_events or self._pending_bytes >= self.store_bytes or self._store_due():
+            if len(self.events) >= self.store_events or self._pending_bytes >= self.store_bytes or self._store_due():
                 self._hand_over()
-                events = self.events
         self.stats["consumed"] += consumed
         self.stats["undecodable"] += undecodable
 

@@ -3,7 +3,10 @@
 Bulk writes are NDJSON built here. Events from the bus pass through as the bytes they
 arrived as, and are not decoded either: an event the sensor encoded starts with its
 timestamp and id (``_RAW_HEAD``), which name its index and document id; anything else is
-decoded to find them. Only the status and error of each item come back (``filter_path``),
+decoded to find them. Their bulk bodies are made ``RAW_BLOCK`` events at a time: when every
+event of a block has the sensor's form and all are on one date (every block but those that
+straddle midnight), by C loops (map, zip, join) with no Python code run per event; other
+blocks event by event. Only the status and error of each item come back (``filter_path``),
 so reading a response costs little next to writing the request. Items refused for load
 (429, 5xx) and transport failures are retried with exponential backoff; items refused for
 their content (other 4xx) go to the dead-letter index and are counted in ``stats``, so one
@@ -22,7 +25,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
-from typing import Any
+from itertools import chain, repeat
+from operator import itemgetter, methodcaller
+from typing import Any, TypeVar
 
 import orjson
 from elastic_transport import NdjsonSerializer, OrjsonSerializer
@@ -52,6 +57,14 @@ _RAW_HEAD = re.compile(
 MAX_DATES = 4096
 #: a bulk item: the action line (with its newline) and the document (without)
 Item = tuple[bytes, bytes]
+#: events as they travel are made into bulk bodies this many at a time (see _raw_block)
+RAW_BLOCK = 256
+#: a block of events: its part of a bulk body, and the events (to retry them one by one)
+Block = tuple[bytes, Sequence[bytes]]
+_date_and_id = methodcaller("group", 1, 2)
+_first = itemgetter(0)
+_second = itemgetter(1)
+T = TypeVar("T")
 
 
 def _action(index: str, doc_id: str) -> bytes:
@@ -123,21 +136,21 @@ class BulkIngest:
             size += n
         return stored + self._bulk_request(kind, items[start:])
 
-    def _bulk_request(self, kind: str, items: list[Item]) -> int:
+    def _send(self, kind: str, body: bytes) -> Any:
+        return self._retry(
+            lambda: self._bulk_es.bulk(operations=body, refresh=self.write_refresh, filter_path=BULK_FILTER),  # type: ignore[arg-type]
+            f"bulk {kind}",
+        )
+
+    def _bulk_request(self, kind: str, items: list[Item], resp: Any = None) -> int:
+        """One request of items, retried item by item; ``resp``: the answer to a request of
+        exactly these items already sent (then only what it refused is sent again)."""
         pending = items
         delay = self.backoff
         stored = 0
         for attempt in range(self.max_retries + 1):
-            parts: list[bytes] = []
-            for action, doc in pending:
-                parts += (action, doc, b"\n")
-            body = b"".join(parts)
-            resp = self._retry(
-                lambda b=body: self._bulk_es.bulk(  # type: ignore[misc]
-                    operations=b, refresh=self.write_refresh, filter_path=BULK_FILTER
-                ),
-                f"bulk {kind}",
-            )
+            if resp is None:
+                resp = self._send(kind, b"".join(chain.from_iterable((action, doc, b"\n") for action, doc in pending)))
             if not resp.get("errors"):
                 return stored + len(pending)
             again: list[Item] = []
@@ -150,6 +163,7 @@ class BulkIngest:
                     again.append(item)
                 else:
                     refused.append((*item, json.dumps(res["index"].get("error"))[:2000]))
+            resp = None
             if refused:
                 self._dead_letter(kind, refused)
             if not again:
@@ -220,29 +234,74 @@ class BulkIngest:
         e = orjson.loads(raw)
         return _action(self._event_index(get(e, "@timestamp")), event_id(e)), raw
 
+    def _raw_block(self, raw: Sequence[bytes]) -> Block:
+        """The bulk body of a block of encoded events. When each starts in the sensor's form
+        and all on one date, the body is joined from their heads' ids in C (the items
+        _raw_item would give, one after the other); else it is made item by item."""
+        heads = list(map(_RAW_HEAD.match, raw))
+        if all(heads):
+            found = list(map(_date_and_id, heads))
+            days = set(map(_first, found))
+            if len(days) == 1:
+                index = self._index_of_date(days.pop())
+                if index is not None:
+                    head = b'{"index":{"_index":' + index + b',"_id":"'
+                    return b"".join(chain.from_iterable(
+                        zip(repeat(head), map(_second, found), repeat(b'"}}\n'), raw, repeat(b"\n"))
+                    )), raw
+        return b"".join(chain.from_iterable((a, d, b"\n") for a, d in map(self._raw_item, raw))), raw
+
+    def _raw_request(self, blocks: list[Block]) -> int:
+        """Blocks of events in one request; what it refuses is retried item by item."""
+        body = blocks[0][0] if len(blocks) == 1 else b"".join(map(_first, blocks))
+        if len(blocks) == 1 and len(body) > MAX_BULK_BYTES:  # large events: requests by item
+            return self._bulk("events", [self._raw_item(r) for r in blocks[0][1]])
+        resp = self._send("events", body)
+        if not resp.get("errors"):
+            return sum(len(raw) for _, raw in blocks)
+        return self._bulk_request("events", [self._raw_item(r) for _, raw in blocks for r in raw], resp)
+
+    def _raw_requests(self, blocks: list[Block]) -> int:
+        """Blocks in requests of at most MAX_BULK_BYTES (a larger block alone)."""
+        stored = 0
+        group: list[Block] = []
+        size = 0
+        for block in blocks:
+            if group and size + len(block[0]) > MAX_BULK_BYTES:
+                stored += self._raw_request(group)
+                group, size = [], 0
+            group.append(block)
+            size += len(block[0])
+        return stored + (self._raw_request(group) if group else 0)
+
     # -- the Store's writes ----------------------------------------------------------------
     def put_events(self, events: Iterable[Doc]) -> int:
         items = [(_action(self._event_index(get(e, "@timestamp")), event_id(e)), orjson.dumps(e)) for e in events]
-        return self._bulk_events(items)
-
-    def put_raw_events(self, raw: Sequence[bytes]) -> int:
-        item = self._raw_item
-        return self._bulk_events([item(r) for r in raw])
-
-    def _bulk_events(self, items: list[Item]) -> int:
-        """Events in up to BULK_WORKERS requests at once. Their order does not matter: an
-        event id always stands for the same event. Waits for every request; a failure of
-        any raises (after all have finished), and the caller sends the batch again."""
         k = min(BULK_WORKERS, len(items) // MIN_PARALLEL_EVENTS)
         if k <= 1:
             return self._bulk("events", items) if items else 0
+        n = len(items)
+        return self._parallel(lambda c: self._bulk("events", c), [items[i * n // k : (i + 1) * n // k] for i in range(k)])
+
+    def put_raw_events(self, raw: Sequence[bytes]) -> int:
+        """Every body is made before the first request: an event without a usable id raises
+        ValueError with nothing written."""
+        blocks = [self._raw_block(raw[i : i + RAW_BLOCK]) for i in range(0, len(raw), RAW_BLOCK)]
+        k = min(BULK_WORKERS, len(raw) // MIN_PARALLEL_EVENTS)
+        if k <= 1:
+            return self._raw_requests(blocks) if blocks else 0
+        n = len(blocks)
+        return self._parallel(self._raw_requests, [blocks[i * n // k : (i + 1) * n // k] for i in range(k)])
+
+    def _parallel(self, write: Callable[[list[T]], int], chunks: list[list[T]]) -> int:
+        """Events in up to BULK_WORKERS requests at once. Their order does not matter: an
+        event id always stands for the same event. Waits for every request; a failure of
+        any raises (after all have finished), and the caller sends the batch again."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(BULK_WORKERS - 1, thread_name_prefix="es-bulk")
-        n = len(items)
-        chunks = [items[i * n // k : (i + 1) * n // k] for i in range(k)]
-        others = [self._pool.submit(self._bulk, "events", c) for c in chunks[1:]]
+        others = [self._pool.submit(write, c) for c in chunks[1:]]
         try:
-            stored = self._bulk("events", chunks[0])
+            stored = write(chunks[0])
         finally:
             wait(others)
         return stored + sum(f.result() for f in others)

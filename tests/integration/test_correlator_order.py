@@ -20,7 +20,7 @@ import pytest
 from icssa.bus import MemoryBus, Publisher, Rebalanced, split_events
 from icssa.correlator import Correlator
 from icssa.pipeline import replay_events
-from icssa.spool import Spool
+from icssa.spool import Spool, SpoolRecord
 
 from .conftest import ROOT, wait_until
 
@@ -245,3 +245,34 @@ def test_a_refused_commit_loses_nothing(running: Any, tmp_path: Path) -> None:
 
     wait_until("the end committed", lambda: committed() == end, timeout=60, every=0.02)
     assert bus.refuse == 0, "the test needs refused commits"
+
+
+def test_undecodable_lines_are_counted_and_not_stored() -> None:
+    """A message's lines that are no JSON, or name no tenant, are counted and left out; the
+    other events of that message, before and after them, are stored."""
+    store = Recorder()
+    bus = WatchedBus(store)
+    bus.ensure_topics()
+    good = [orjson.dumps(ev) for ev in replay_events([CAPTURES[0]], organization="js/t0")][:3]
+    lines = [
+        good[0],
+        b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"cut',  # cut short: no JSON
+        good[1],
+        b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"no-tenant"}}',  # no organization.id
+        b"{cut",  # no JSON, twice: each counted
+        b"{cut",
+        good[2],
+    ]
+    bus.producer().send_batch([SpoolRecord(bus.topics.events, b"js/t0", b"js/t0", b"\n".join(lines))])
+    c = Correlator(bus, store, store_every=0.01, checkpoint_every=3600, idle_flush=3600)  # type: ignore[arg-type]
+    stop = threading.Event()
+    t = threading.Thread(target=c.run, args=(stop,), daemon=True)
+    t.start()
+    wait_until("the good events stored", lambda: len(store.snapshot()[1]) == 3, timeout=60, every=0.02)
+    stop.set()
+    t.join(timeout=60)
+    assert not t.is_alive()
+    assert store.snapshot()[1] == {orjson.loads(g)["event"]["id"] for g in good}
+    assert sum(k for kind, k in store.snapshot()[0] if kind == "events") == 3
+    assert c.stats["consumed"] == 7
+    assert c.stats["undecodable"] == 4

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from icssa import es_bulk
 from icssa.store import EventQuery, open_store
 
 from .conftest import ES_URL
@@ -105,7 +106,9 @@ def test_event_without_a_usable_id_is_refused_before_writing(es_store: Any, raw:
 
 
 def test_refused_document_goes_to_dead_letters_and_the_rest_is_stored(es_store: Any) -> None:
-    bad = b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"bad-1","kind":{"not":"a keyword"}}}'
+    # event.dataset is an indexed keyword: an object there is refused (ignore_malformed keeps
+    # only malformed values, not objects, out of the way)
+    bad = b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"bad-1","dataset":{"not":"a keyword"}}}'
     batch = [raw for raw, _, _ in CASES[:3]] + [bad]
     assert es_store.put_raw_events(batch) == 3
     assert set(_where(es_store)) == {"t-1", "t-2", "t-3"}
@@ -141,3 +144,68 @@ def test_a_large_batch_in_parallel_requests_is_stored_once(es_store: Any) -> Non
     ids = list(es_store.iter_ids("events"))
     assert len(ids) == n
     assert set(ids) == {f"p-{i}" for i in range(n)}
+
+
+def _sensor_event(ts: str, doc_id: str) -> bytes:
+    return b'{"@timestamp":"%s","event":{"id":"%s","kind":"event"}}' % (ts.encode(), doc_id.encode())
+
+
+def _placement(store: Any) -> dict[str, str]:
+    """id -> index after the prefix, of every stored event."""
+    store.refresh()
+    resp = store.es.search(index=store.events_pattern, query={"match_all": {}}, size=5000, _source=False)
+    return {h["_id"]: h["_index"][len(store.prefix):] for h in resp["hits"]["hits"]}
+
+
+def test_blocks_across_midnight_an_invalid_date_and_a_foreign_form(es_store: Any) -> None:
+    """Bodies are made by blocks of RAW_BLOCK events; a block whose events are on two dates,
+    on a date that does not exist, or not all in the sensor's form, lands every event where
+    it would land alone. Layout (B = RAW_BLOCK): the last day of January up to 300, then
+    February 1st up to 600, then February 30th (no such day) up to 4 B, then an escaped id."""
+    block = es_bulk.RAW_BLOCK
+    assert block < 300 < 2 * block < 600 < 3 * block  # blocks 0 and 3 on one date, 1 and 2 on two
+    raw = [
+        _sensor_event(f"2026-01-31T23:59:59.{i:06d}Z" if i < 300 else
+                      f"2026-02-01T00:00:00.{i:06d}Z" if i < 600 else
+                      f"2026-02-30T00:00:00.{i:06d}Z", f"b-{i}")
+        for i in range(4 * block)
+    ]
+    raw.append(b'{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"b\\"q"}}')  # an escaped quote
+    assert es_store.put_raw_events(raw) == len(raw)
+    want = {f"b-{i}": "events-2026.01" if i < 300 else "events-2026.02" if i < 600 else "events-undated"
+            for i in range(4 * block)}
+    want['b"q'] = "events-2026.03"
+    assert _placement(es_store) == want
+
+
+def test_refused_document_inside_a_block_of_one_date(es_store: Any) -> None:
+    """A block in the sensor's form on one date, with one document Elasticsearch refuses:
+    the rest of the block is stored, the refused one kept in the dead letters."""
+    raw = [_sensor_event(f"2026-03-01T00:00:00.{i:06d}Z", f"r-{i}") for i in range(50)]
+    raw[17] = b'{"@timestamp":"2026-03-01T00:00:01Z","event":{"id":"r-17","dataset":{"not":"a keyword"}}}'
+    assert es_store.put_raw_events(raw) == 49
+    assert _placement(es_store) == {f"r-{i}": "events-2026.03" for i in range(50) if i != 17}
+    es_store.refresh()
+    dead = es_store.es.search(index=es_store.dead_index, query={"match_all": {}})["hits"]["hits"]
+    assert [h["_id"] for h in dead] == ["events/r-17"]
+
+
+@pytest.mark.parametrize("limit", [300, 80_000], ids=["two-items", "two-blocks"])
+def test_requests_stay_under_the_size_bound(es_store: Any, monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """A block larger than the request bound goes item by item, smaller blocks are grouped
+    into requests under it (an item here is ~150 bytes, a block ~RAW_BLOCK items); every
+    event is stored once either way."""
+    monkeypatch.setattr(es_bulk, "MAX_BULK_BYTES", limit)
+    sizes: list[int] = []
+    send = es_store._send
+
+    def counted(kind: str, body: bytes) -> Any:
+        sizes.append(len(body))
+        return send(kind, body)
+
+    monkeypatch.setattr(es_store, "_send", counted)
+    raw = [_sensor_event(f"2026-03-01T00:00:00.{i:06d}Z", f"s-{i}") for i in range(700)]
+    assert es_store.put_raw_events(raw) == 700
+    assert len(sizes) > 1
+    assert max(sizes) <= limit
+    assert _placement(es_store) == {f"s-{i}": "events-2026.03" for i in range(700)}
