@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,8 @@ sys.path.insert(0, str(ROOT))
 
 from elasticsearch import ApiError  # noqa: E402
 
-from icssa.bus import Publisher, open_bus  # noqa: E402
+from icssa.bus import open_bus  # noqa: E402
+from icssa.publisher import Publisher  # noqa: E402
 from icssa.spool import Spool  # noqa: E402
 from icssa.store import EventQuery, open_store  # noqa: E402
 from sensors.capture import open_capture  # noqa: E402
@@ -238,7 +240,7 @@ def latency(pcap: Path, rate: float, seconds: float, tmp: Path, corr_args: list[
     acked: dict[str, float] = {}
     stored: dict[str, float] = {}
     seen: dict[str, float] = {}
-    unacked: list[str] = []
+    unacked: deque[tuple[int, str]] = deque()  # (sequence number, id) of sampled events not yet on Kafka
     n_events = 0
     now = 0.0
 
@@ -249,19 +251,16 @@ def latency(pcap: Path, rate: float, seconds: float, tmp: Path, corr_args: list[
             eid = event["event"]["id"]
             sent[eid] = now
             index_of[eid] = store._event_index(event["@timestamp"])
-            unacked.append(eid)
+            unacked.append((n_events, eid))
         publisher.publish(event)
 
-    flush = publisher.flush
-
-    def timed_flush() -> None:
-        flush()
+    def note_acked() -> None:
+        """The publisher acknowledges events in sensor order: the first ``published + drained``
+        events are on Kafka (noted at each tick, so to within 256 packets)."""
+        upto = publisher.stats["published"] + publisher.stats["drained"]
         t = time.perf_counter()
-        for i in unacked:
-            acked[i] = t
-        unacked.clear()
-
-    publisher.flush = timed_flush  # type: ignore[method-assign]
+        while unacked and unacked[0][0] <= upto:
+            acked[unacked.popleft()[1]] = t
 
     done = threading.Event()
     t_end = 0.0
@@ -319,10 +318,12 @@ def latency(pcap: Path, rate: float, seconds: float, tmp: Path, corr_args: list[
         k += 1
         if not k & 0xFF:
             tick()
+            note_acked()
             if now - start > seconds:
                 break
     sensor.finish()
     publisher.flush()
+    note_acked()
     feed_cpu = time.thread_time() - feed0
     t_end = time.perf_counter()
     fed = t_end - start

@@ -22,26 +22,18 @@ lines (``split_events``): Kafka's per-message cost is paid per batch, not per ev
 halves the sensor's and the consumer's work in Python. A message stays under
 ``MAX_MESSAGE`` bytes (a large batch takes several).
 
-``Publisher`` is the sensor's side: batches by size and by time, sends each batch with
-acks from all replicas, and when the broker is unreachable keeps batches in the on-disk
-``Spool`` (fsync per batch) and drains it, in order, before anything newer once the broker
-answers again.
+The sensor's side, batching, spooling and pipelined sends, is ``icssa.publisher.Publisher``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
-
-from icssa.events import Event
-from icssa.spool import Spool, SpoolRecord
+from icssa.spool import SpoolRecord
 
 log = logging.getLogger("icssa.bus")
 
@@ -89,10 +81,28 @@ def murmur2_partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+class Delivery(ABC):
+    """Records handed to a producer, on their way to the broker."""
+
+    @abstractmethod
+    def done(self) -> bool:
+        """True once every record is acknowledged or has failed (``wait`` returns at once)."""
+
+    @abstractmethod
+    def wait(self) -> None:
+        """Return once every record is acknowledged; raise BusError if one is not."""
+
+
 class Producer(ABC):
     @abstractmethod
+    def send(self, records: Sequence[SpoolRecord]) -> Delivery:
+        """Hand records over without waiting for the broker; BusError if it refuses them. Records
+        of one partition keep their order within a send; a caller that needs order across sends
+        waits for one delivery before the next send."""
+
     def send_batch(self, records: Sequence[SpoolRecord]) -> None:
         """Deliver every record (acknowledged) or raise BusError."""
+        self.send(records).wait()
 
     @abstractmethod
     def close(self) -> None: ...
@@ -171,11 +181,24 @@ class MemoryBus(Bus):
         return c
 
 
+class Delivered(Delivery):
+    """Records the broker took as they were handed over (the memory bus)."""
+
+    def done(self) -> bool:
+        return True
+
+    def wait(self) -> None:
+        """Nothing outstanding."""
+
+
+DELIVERED = Delivered()
+
+
 class _MemoryProducer(Producer):
     def __init__(self, bus: MemoryBus) -> None:
         self.bus = bus
 
-    def send_batch(self, records: Sequence[SpoolRecord]) -> None:
+    def send(self, records: Sequence[SpoolRecord]) -> Delivery:
         for r in records:
             parts = self.bus.logs.get(r.topic)
             if parts is None:
@@ -184,6 +207,7 @@ class _MemoryProducer(Producer):
                 raise BusError(f"memory bus: {r.topic} holds {self.bus.capacity} records")
             p = murmur2_partition(r.partition_key or r.key or b"", len(parts))
             parts[p].append((r.key, r.value))
+        return DELIVERED
 
     def close(self) -> None:
         """Nothing buffered."""
@@ -219,10 +243,6 @@ class _MemoryConsumer(Consumer):
         """Nothing to release."""
 
 
-def _events_in(records: Sequence[SpoolRecord]) -> int:
-    return sum(r.value.count(b"\n") + 1 for r in records)
-
-
 def open_bus(url: str) -> Bus:
     """``memory`` or ``kafka://HOST:PORT[,HOST:PORT...][?prefix=NAME&partitions=N&compression=CODEC]``."""
     if url == "memory":
@@ -240,166 +260,3 @@ def open_bus(url: str) -> Bus:
             compression=q.get("compression", [None])[0],
         )
     raise BusError(f"unknown bus {url!r}: use memory or kafka://HOST:PORT")
-
-
-# -- the sensor's publisher ------------------------------------------------------------------
-class Publisher:
-    """Events in, batches out to the bus; the spool holds them while the bus is away."""
-
-    def __init__(
-        self, bus: Bus, spool: Spool, *, batch_size: int = 2000, linger: float = 0.2,
-        retry_initial: float = 0.5, retry_max: float = 15.0, drain_budget: float = 2.0,
-    ) -> None:
-        self.bus = bus
-        self.spool = spool
-        self.topic = bus.topics.events
-        self.batch_size = batch_size
-        self.linger = linger
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
-        self.drain_budget = drain_budget
-        self.stats: Counter[str] = Counter()
-        #: tenant -> its encoded events, in order
-        self._groups: dict[str, list[bytes]] = {}
-        self._count = 0
-        self._first = 0.0
-        self._producer: Producer | None = None
-        self._retry_at = 0.0
-        self._delay = retry_initial
-        self._dumps = orjson.dumps
-
-    # -- input -----------------------------------------------------------------------------
-    def publish(self, event: Event) -> None:
-        org = event.get("organization")
-        oid = org.get("id") if org.__class__ is dict else None
-        if not self._count:
-            self._first = time.monotonic()
-        k = oid if oid.__class__ is str else "default" if oid is None else str(oid)
-        group = self._groups.get(k)
-        if group is None:
-            self._groups[k] = [self._dumps(event)]
-        else:
-            group.append(self._dumps(event))
-        self._count += 1
-        if self._count >= self.batch_size:
-            self.flush()
-
-    def _take(self) -> list[SpoolRecord]:
-        """The batch as messages: one per tenant (more if it outgrows MAX_MESSAGE)."""
-        out: list[SpoolRecord] = []
-        topic = self.topic
-        for org, blobs in self._groups.items():
-            ob = org.encode()
-            start, size = 0, 0
-            for i, b in enumerate(blobs):
-                if size and size + len(b) > MAX_MESSAGE:
-                    out.append(SpoolRecord(topic, ob, ob, b"\n".join(blobs[start:i])))
-                    start, size = i, 0
-                size += len(b) + 1
-            out.append(SpoolRecord(topic, ob, ob, b"\n".join(blobs[start:])))
-        self.stats["events"] += self._count
-        self._groups = {}
-        self._count = 0
-        return out
-
-    def tick(self) -> None:
-        """Call now and then (idle capture): sends a batch older than ``linger``, retries the spool."""
-        now = time.monotonic()
-        if (self._count and now - self._first >= self.linger) or (len(self.spool) and now >= self._retry_at):
-            self.flush()
-
-    @property
-    def spool_depth(self) -> int:
-        return len(self.spool)
-
-    # -- output ----------------------------------------------------------------------------
-    def flush(self) -> None:
-        batch = self._take() if self._count else []
-        if len(self.spool) and not self._drain():
-            self._to_spool(batch)
-            return
-        if not batch:
-            return
-        producer = self._connect()
-        if producer is None:
-            self._to_spool(batch)
-            return
-        try:
-            producer.send_batch(batch)
-        except BusError as exc:
-            self._lost(exc)
-            self._to_spool(batch)
-            return
-        self.stats["published"] += _events_in(batch)
-        self.stats["messages"] += len(batch)
-
-    def _to_spool(self, batch: list[SpoolRecord]) -> None:
-        if not batch:
-            return
-        kept = self.spool.append(batch)
-        self.stats["spooled"] += _events_in(batch[:kept])
-        if kept < len(batch):
-            lost = _events_in(batch[kept:])
-            self.stats["spool_dropped"] += lost
-            log.error("spool full (%d bytes): %d events dropped", self.spool.max_bytes, lost)
-
-    def _connect(self) -> Producer | None:
-        if self._producer is not None:
-            return self._producer
-        if time.monotonic() < self._retry_at:
-            return None
-        try:
-            self.bus.ensure_topics()
-            self._producer = self.bus.producer()
-        except BusError as exc:
-            self._lost(exc)
-            return None
-        if self.stats["disconnects"]:
-            log.warning("bus reachable again")
-        self._delay = self.retry_initial
-        return self._producer
-
-    def _lost(self, exc: BaseException) -> None:
-        if self._producer is not None:
-            self._producer.close()
-            self._producer = None
-        self.stats["disconnects"] += 1
-        log.warning("bus unreachable (%s): spooling; retry in %.1f s", exc, self._delay)
-        self._retry_at = time.monotonic() + self._delay
-        self._delay = min(self._delay * 2, self.retry_max)
-
-    def _drain(self, budget: float | None = None) -> bool:
-        """Send spooled records oldest first; True when the spool is empty."""
-        deadline = time.monotonic() + (self.drain_budget if budget is None else budget)
-        while len(self.spool):
-            producer = self._connect()
-            if producer is None:
-                return False
-            def send(records: list[SpoolRecord], producer: Producer = producer) -> None:
-                producer.send_batch(records)
-                self.stats["drained"] += _events_in(records)
-
-            try:
-                self.spool.drain(send, 256)
-            except BusError as exc:
-                self._lost(exc)
-                return False
-            if time.monotonic() > deadline:
-                return not len(self.spool)
-        return True
-
-    def close(self, drain_timeout: float = 10.0) -> None:
-        """Send what is batched; try to empty the spool for up to drain_timeout seconds."""
-        self.flush()
-        deadline = time.monotonic() + drain_timeout
-        while len(self.spool) and time.monotonic() < deadline:
-            if not self._drain(budget=max(0.0, deadline - time.monotonic())):
-                wait = min(self._retry_at, deadline) - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-        if len(self.spool):
-            log.warning("%d events stay in the spool %s for the next start", len(self.spool), self.spool.dir)
-        if self._producer is not None:
-            self._producer.close()
-            self._producer = None
-        self.spool.close()

@@ -1,9 +1,12 @@
 """Kafka behind the ``Bus`` interface, with kafka-python.
 
 Producer: acks from all in-sync replicas, idempotent (the broker drops retried duplicates),
-compressed, batches of up to 1 MiB lingering 20 ms. ``send_batch`` waits for every
-acknowledgement: a batch is either delivered or reported as failed (and then spooled by the
-caller). The partition is chosen here from the record's partition key (see ``icssa.bus``).
+compressed, in requests of up to 1 MiB a partition. ``send`` appends the records to
+kafka-python's buffer and returns at once; its sender thread compresses and sends them
+without lingering (callers hand over whole batches). The ``Delivery`` it returns waits for
+every acknowledgement: a batch is either delivered or reported as failed (and then spooled
+by the caller). The partition is chosen here from the record's partition key (see
+``icssa.bus``).
 
 Compression (``kafka://...?compression=lz4|zstd|snappy|gzip|none``): lz4 by default when the
 ``lz4`` package is installed, else gzip (in the standard library). Per event on this machine
@@ -44,6 +47,7 @@ from icssa.bus import (
     Bus,
     BusError,
     Consumer,
+    Delivery,
     Message,
     Producer,
     Rebalanced,
@@ -130,7 +134,7 @@ class _KafkaProducer(Producer):
         try:
             self.p = KafkaProducer(
                 bootstrap_servers=servers, client_id="icssa-sensor", acks="all", enable_idempotence=True,
-                compression_type=None if compression == "none" else compression, linger_ms=20,
+                compression_type=None if compression == "none" else compression, linger_ms=0,
                 batch_size=1 << 20, max_request_size=8 << 20,
                 max_block_ms=TIMEOUT_MS, request_timeout_ms=TIMEOUT_MS,
                 delivery_timeout_ms=3 * TIMEOUT_MS, bootstrap_timeout_ms=TIMEOUT_MS,
@@ -148,27 +152,43 @@ class _KafkaProducer(Producer):
             n = self.partitions[topic] = len(parts)
         return n
 
-    def send_batch(self, records: Sequence[SpoolRecord]) -> None:
+    def send(self, records: Sequence[SpoolRecord]) -> Delivery:
         try:
             futures = []
             for r in records:
                 part = murmur2_partition(r.partition_key or r.key or b"", self._count(r.topic))
                 # an empty value is a tombstone (a deleted asset on the compacted topic)
                 futures.append(self.p.send(r.topic, value=r.value or None, key=r.key, partition=part))
-            self.p.flush(timeout=3 * TIMEOUT_MS / 1000)
-            for f in futures:
-                if not f.is_done:
-                    raise BusError("kafka: delivery not acknowledged in time")
-                if f.failed():
-                    raise BusError(f"kafka: delivery failed: {f.exception}")
         except KafkaError as exc:
             raise BusError(f"kafka: {exc}") from exc
+        return _KafkaDelivery(self.p, futures)
 
     def close(self) -> None:
         try:
             self.p.close(timeout=0)
         except KafkaError as exc:
             log.debug("closing producer: %s", exc)
+
+
+class _KafkaDelivery(Delivery):
+    def __init__(self, producer: KafkaProducer, futures: list[Any]) -> None:
+        self.p = producer
+        self.futures = futures
+
+    def done(self) -> bool:
+        return all(f.is_done for f in self.futures)
+
+    def wait(self) -> None:
+        try:
+            if not self.done():  # waits for the producer's outstanding records
+                self.p.flush(timeout=3 * TIMEOUT_MS / 1000)
+        except KafkaError as exc:
+            raise BusError(f"kafka: {exc}") from exc
+        for f in self.futures:
+            if not f.is_done:
+                raise BusError("kafka: delivery not acknowledged in time")
+            if f.failed():
+                raise BusError(f"kafka: delivery failed: {f.exception}")
 
 
 class _Listener(ConsumerRebalanceListener):

@@ -75,8 +75,9 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
     ) -> None:
         """Capture (live or from files) and publish events to the bus; spools while the broker is away."""
-        from icssa.bus import MemoryBus, Publisher
+        from icssa.bus import MemoryBus
         from icssa.pipeline import CAPTURE_SUFFIXES, expand
+        from icssa.publisher import Publisher
         from icssa.spool import Spool
         from icssa.stream import sensor_live, sensor_pcap
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from icssa.bus import Publisher
 from icssa.correlator import GROUP, Correlator
 from icssa.events import Event
 from icssa.pipeline import expand, run_capture
+from icssa.publisher import Publisher
 from sensors.engine import Sensor
 
 __all__ = ["GROUP", "Correlator", "LiveCapture", "SensorReport", "Stopped", "sensor_live", "sensor_pcap"]

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icssa.bus import MAX_MESSAGE, BusError, MemoryBus, Producer, Publisher, split_events
+from icssa.bus import MAX_MESSAGE, BusError, Delivery, MemoryBus, Producer, split_events
+from icssa.publisher import Publisher
 from icssa.spool import Spool, SpoolRecord, encode
 
 
@@ -191,10 +192,10 @@ class FlakyBus(MemoryBus):
         bus = self
 
         class P(Producer):
-            def send_batch(self, records: Sequence[SpoolRecord]) -> None:
+            def send(self, records: Sequence[SpoolRecord]) -> Delivery:
                 if bus.down:
                     raise BusError("connection lost")
-                inner.send_batch(records)
+                return inner.send(records)
 
             def close(self) -> None:
                 inner.close()

@@ -17,9 +17,10 @@ from typing import Any
 import orjson
 import pytest
 
-from icssa.bus import MemoryBus, Publisher, Rebalanced, split_events
+from icssa.bus import MemoryBus, Rebalanced, split_events
 from icssa.correlator import Correlator
 from icssa.pipeline import replay_events
+from icssa.publisher import Publisher
 from icssa.spool import Spool, SpoolRecord
 
 from .conftest import ROOT, wait_until
