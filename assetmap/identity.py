@@ -68,11 +68,11 @@ _TOKEN_TYPES = {0: "anonymous", 1: "username", 2: "x509", 3: "issued"}
 
 def clean(value: Any) -> Any:
     """Strings stripped of NULs and blanks (None when empty); ints and floats as they are."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
+    if isinstance(value, str):  # the usual case, answered first
         text = value.replace("\x00", "").strip()
         return text or None
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int | float):
         return value
     return None

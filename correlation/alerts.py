@@ -37,9 +37,13 @@ class OpenAlert:
         "rule", "key", "group", "deadline", "seq", "trigger_ts", "start_t", "start_ts", "end_t",
         "end_ts", "count", "evidence", "ips", "values", "distinct", "steps", "src", "dst",
         "org", "observer", "community_id", "open", "_last_src", "_last_dst", "_room", "_ips_full",
+        "_same_ends", "_ends_done",
     )
 
-    def __init__(self, rule: Rule, key: Key, group: tuple[str, ...], e: Mapping[str, Any], t: float, ts: str) -> None:
+    def __init__(
+        self, rule: Rule, key: Key, group: tuple[str, ...], e: Mapping[str, Any], t: float, ts: str,
+        same_ends: bool = False,
+    ) -> None:
         self.rule = rule
         self.key = key
         self.group = group
@@ -57,6 +61,11 @@ class OpenAlert:
         self.ips: dict[str, None] = {}
         #: related.ip holds MAX_RELATED_IP addresses: nothing more joins it
         self._ips_full = False
+        #: every event given to ``add`` has this alert's source.ip and destination.ip (they
+        #: are in the group that events join it by), so once both are in related.ip, the
+        #: ends of events have nothing more to add (``_ends_done``; also once related.ip is full)
+        self._same_ends = same_ends
+        self._ends_done = False
         self.values: dict[Any, None] = {}
         self.distinct = 0
         self.steps: list[str] = []
@@ -85,17 +94,22 @@ class OpenAlert:
         elif t < self.start_t:
             self.start_t = t
             self.start_ts = ts
-        if e is not None:
-            self.related(e)
+        if e is not None and not self._ends_done:
+            src = e.get("source")
+            dst = e.get("destination")
+            if src is not self._last_src or dst is not self._last_dst:
+                self._related(src, dst)
 
     def add_with_value(self, eid: Any, t: float, ts: str, e: Mapping[str, Any], value: Any, is_ip: bool) -> None:
-        """One more evidence event of a scan and the value it counts."""
+        """One more evidence event of a scan and the value it counts: ``add`` then
+        ``add_value``, the value seen before (the common case) answered first."""
         self.add(eid, t, ts, e)
-        self.add_value(value, is_ip)
+        if value not in self.values:
+            self.add_value(value, is_ip)
 
     def related(self, e: Mapping[str, Any]) -> None:
         """Record the source and destination addresses of ``e`` (bounded)."""
-        if self._ips_full:
+        if self._ends_done:
             return
         src = e.get("source")
         dst = e.get("destination")
@@ -103,14 +117,25 @@ class OpenAlert:
             self._related(src, dst)
 
     def _related(self, src: Any, dst: Any) -> None:
+        """The addresses of an event's source and destination objects (the last ones are
+        remembered: the sensor shares them between the events of a flow)."""
         self._last_src = src
         self._last_dst = dst
+        if self._ips_full:
+            return
         ips = self.ips
-        if len(ips) < MAX_RELATED_IP and src.__class__ is dict and (ip := src.get("ip")).__class__ is str:
+        both = True
+        if src.__class__ is dict and (ip := src.get("ip")).__class__ is str:
             ips[ip] = None
-        if len(ips) < MAX_RELATED_IP and dst.__class__ is dict and (ip := dst.get("ip")).__class__ is str:
-            ips[ip] = None
+        else:
+            both = False
+        if dst.__class__ is dict and (ip := dst.get("ip")).__class__ is str:
+            if len(ips) < MAX_RELATED_IP:
+                ips[ip] = None
+        else:
+            both = False
         self._ips_full = len(ips) >= MAX_RELATED_IP
+        self._ends_done = self._ips_full or (both and self._same_ends)
 
     def add_value(self, value: Any, is_ip: bool = False) -> None:
         """A distinct value counted by a scan (an address also joins related.ip)."""
@@ -121,7 +146,8 @@ class OpenAlert:
             self.values[value] = None
         if is_ip and value.__class__ is str and not self._ips_full:
             self.ips[value] = None
-            self._ips_full = len(self.ips) >= MAX_RELATED_IP
+            if len(self.ips) >= MAX_RELATED_IP:
+                self._ips_full = self._ends_done = True
 
     def add_steps(self, names: list[str]) -> None:
         room = 64 - len(self.steps)
@@ -191,9 +217,10 @@ class AlertBook:
 
     def start(
         self, rule: Rule, key: Key, group: tuple[str, ...], e: Mapping[str, Any], t: float, ts: str,
-        suppress_key: Key | None = None,
+        suppress_key: Key | None = None, same_ends: bool = False,
     ) -> OpenAlert | None:
-        """Open an alert for (rule, key); None when the rule is suppressed for this group."""
+        """Open an alert for (rule, key); None when the rule is suppressed for this group.
+        ``same_ends``: the events that will join it share its source.ip and destination.ip."""
         if rule.suppress_window > 0:
             skey = (rule.id, suppress_key if suppress_key is not None else key)
             until = self._suppressed.get(skey)
@@ -204,7 +231,7 @@ class AlertBook:
                 self._suppressed.pop(next(iter(self._suppressed)))
             self._suppressed.pop(skey, None)
             self._suppressed[skey] = t + rule.suppress_window
-        alert = OpenAlert(rule, key, group, e, t, ts)
+        alert = OpenAlert(rule, key, group, e, t, ts, same_ends)
         if rule.aggregate_window <= 0:
             return alert  # the caller fills it and calls emit_now
         if len(self.open) >= MAX_OPEN:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from correlation.detectors import Alert, Detector, Env, Key, make_room
+from correlation.detectors import ENDS, Alert, Detector, Env, Key, make_room
 from correlation.model import Rule
 
 
@@ -23,6 +23,8 @@ class FirstSeenDetector(Detector):
         assert spec is not None
         super().__init__(rule, env, spec.key)
         self.known_key = env.keyfn(spec.known) if spec.known else None
+        # a key's later events join the alert it raised: they share the key's fields too
+        self.same_ends = self.same_ends and ENDS <= set(spec.key)
         #: key -> the alert it raised while that alert is open, else None
         self.learned: dict[Key, Alert | None] = {}
         self.known: dict[Key, None] = {}
@@ -82,6 +84,19 @@ class RateDetector(Detector):
         super().__init__(rule, env, spec.group_by)
         self.spec = spec
         self.groups: dict[Key, list[Any]] = {}
+
+    def inline(self, key: str, value: str, const: Callable[[Any], str]) -> list[str]:
+        if key == "None":
+            return super().inline(key, value, const)
+        # one more event in the current window of a group learning its peak (see handle)
+        return [
+            f"st = {const(self.groups)}.get({key})",
+            f"if st is not None and st[4] and st[1] == int(t // {const(self.spec.window)}):",
+            "    st[0] = t",
+            "    st[2] += 1",
+            "else:",
+            f"    {const(self.handle)}(e, t, ts, eid, {key})",
+        ]
 
     def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None) -> None:
         if key is None:

@@ -17,8 +17,9 @@ each mask it meets in ``plans``. The function:
 
 A test is evaluated exactly when the rule's own short-circuit evaluation would reach it, so
 fields (and zones) are read for the same events as an interpreter would read them. Values the
-inline tests cannot take (an unhashable value against a set) fall back to the interpreter in
-``Cond.test``, which gives the same answers.
+inline tests cannot take (an unhashable value against a set), and events without one of the
+envelope fields every event has (``ALWAYS_FIELDS``, read by subscript), fall back to the
+interpreter in ``Cond.test``, which gives the same answers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from correlation.fields import MISSING, Getter, as_object
 from correlation.matching import conjuncts
 
 _UNSET = object()
+#: top-level objects and fields every event has (DESIGN.md, "Always"): read by subscript, and
+#: an event without one is left to the interpreter (``slow``), which reads it as missing
+ALWAYS_OBJECTS = frozenset({"source", "destination", "network"})
+ALWAYS_FIELDS = frozenset({"source.ip", "source.port", "destination.ip", "destination.port"})
 
 
 class Bucket:
@@ -154,12 +159,13 @@ class _Gen:
         name = self.objects.get(key)
         if name is None:
             name = self.objects[key] = f"o{len(self.objects)}"
+        read = f"e[{key!r}]" if key in ALWAYS_OBJECTS else f"e.get({key!r})"
         if first and name not in self.scope and name not in self.lazy_used:
-            self.pending.append(f"{name} = e.get({key!r})")
+            self.pending.append(f"{name} = {read}")
             self.pending.append(f"if {name}.__class__ is not dict:\n    {name} = _obj({name})")
             self.scope.add(name)
             return name
-        return self.ref(name, lambda: f"(_x if (_x := e.get({key!r})).__class__ is dict else _obj(_x))", False)
+        return self.ref(name, lambda: f"(_x if (_x := {read}).__class__ is dict else _obj(_x))", False)
 
     def side(self, side: str, first: bool) -> str:
         """(zone, level) of one end of the event, looked up once."""
@@ -169,8 +175,9 @@ class _Gen:
 
         def load() -> str:
             o = self.obj(side, first)
-            ip = f"(_x.get('ip') if (_x := {o}).__class__ is dict else None)"
-            return f"((_ZC.get(_i) or _ZM(_i)) if (_i := {ip}).__class__ is str else _UNK)"
+            # a dict's address (anything else has none: ``o['ip']`` raises, and the interpreter
+            # takes the event, as it does one without an address)
+            return f"((_ZC.get(_i) or _ZM(_i)) if (_i := {o}['ip']).__class__ is str else _UNK)"
 
         return self.ref(name, load, first)
 
@@ -191,8 +198,14 @@ class _Gen:
         if len(parts) == 1:
             return f"e.get({parts[0]!r}, _M)"
         if len(parts) == 2:
+            if path in ALWAYS_FIELDS:
+                return f"{self.obj(parts[0], first)}[{parts[1]!r}]"
             return f"{self.obj(parts[0], first)}.get({parts[1]!r}, _M)"
-        return f"{self.const(self.getter_for(path))}(e)"
+        # deeper: straight through nested dicts, else the getter (lists on the way, ...)
+        inner = self.obj(parts[0], first)
+        for part in parts[1:-1]:
+            inner = f"(_x.get({part!r}) if (_x := {inner}).__class__ is dict else None)"
+        return f"(_x.get({parts[-1]!r}, _M) if (_x := {inner}).__class__ is dict else {self.const(self.getter_for(path))}(e))"
 
     def var(self, path: str, first: bool) -> tuple[str, str, bool]:
         """(variable name, expression giving its value, whether that is the bare name)."""
@@ -330,7 +343,7 @@ def compile_bucket(
         "    def test(e):\n"
         "      try:\n"
         f"{body}\n"
-        "      except TypeError:\n"
+        "      except (TypeError, KeyError):\n"
         "        return _slow(e)\n"
         "    return test\n"
     )

@@ -115,10 +115,10 @@ class In(Op):
     def expr(self, var: str, const: Callable[[Any], str]) -> str:
         if self.bools:
             return f"{const(self)}.test({var})"
-        guard = f"{var}.__class__ is not dict"
+        # an unhashable value raises TypeError, and the bucket's interpreter (``test``) answers
         if any(is_num(v) and v in (0, 1) for v in self.others):
-            guard += f" and {var}.__class__ is not bool"
-        return f"({guard} and {var} in {const(self.others)})"
+            return f"({var}.__class__ is not bool and {var} in {const(self.others)})"
+        return f"({var} in {const(self.others)})"
 
     def key(self) -> tuple[Any, ...]:
         return ("in", tuple(sorted((v.__class__.__name__, repr(v)) for v in self.values)))

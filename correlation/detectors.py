@@ -91,6 +91,10 @@ def make_room(groups: dict[Key, list[Any]], cap: int, now: float, idle: float, s
             stats["state_evicted"] = stats.get("state_evicted", 0) + 1
 
 
+#: the fields holding the addresses of both ends of an event
+ENDS = frozenset({"source.ip", "destination.ip"})
+
+
 def _reads_context(fields: tuple[str, ...]) -> bool:
     return any(f.startswith("context.") for f in fields)
 
@@ -114,6 +118,9 @@ class Detector:
         self.primary_reads_context = _reads_context(fields)
         #: the aggregation group is the primary one: its key serves for the alerts too
         self.agg_is_primary = self.agg_key is self.primary
+        #: events join this detector's alerts by a group holding both ends' addresses, so
+        #: they all have the alert's source.ip and destination.ip (``OpenAlert.add``)
+        self.same_ends = ENDS <= set(self.agg)
 
     def share(self, rule: Rule) -> None:
         """Serve one more rule (same logic, other id, title, severity, tags)."""
@@ -145,7 +152,8 @@ class Detector:
             if alert is None:
                 if rule.suppress_window > 0 and skey is None:
                     skey = agg if self.sup_key is self.agg_key else self.sup_key(e)
-                alert = book.start(rule, agg, self.agg, e, t, ts, skey if rule.suppress_window > 0 else None)
+                alert = book.start(rule, agg, self.agg, e, t, ts, skey if rule.suppress_window > 0 else None,
+                                   self.same_ends)
             if alert is not None:
                 found.append(alert)
         return _one(found)
@@ -233,17 +241,34 @@ class ThresholdDetector(Detector):
         call = f"{const(self.handle_value)}(e, t, ts, eid, {key}, {value})"
         if key == "None" or not self.own_alert:
             return [call]
-        # the group's alert is open: the event joins it (the first branch of handle_value)
+        # a group seen before (the first branches of handle_value): the event joins the
+        # group's open alert, else it is tracked, and the detector fires when the count is met
         if self.distinct is None:
             test, join = "", "a.add(eid, t, ts, e)"
+            track = [
+                "tr.append((t, ts, eid))",
+                f"if len(tr) >= {self.count!r} and not tr[0][0] < t - {const(self.window)}:",
+                f"    {const(self._fire)}(e, t, ts, {key}, st, list(tr), [])",
+            ]
         else:
             test = f" and ({value}.__class__ is str or {value}.__class__ is int)"
             join = f"a.add_with_value(eid, t, ts, e, {value}, {self.distinct_ips!r})"
+            track = [
+                f"tr[{value}] = (t, ts, eid)",
+                f"if len(tr) >= {self.count!r}:",
+                f"    {const(self._distinct_full)}(e, t, ts, {key}, st)",
+            ]
         return [
             f"st = {const(self.groups)}.get({key})",
-            f"if st is not None and (a := st[2]) is not None and a.open{test}:",
+            f"if st is not None{test}:",
             "    st[0] = t",
-            f"    {join}",
+            "    a = st[2]",
+            "    if a is not None and a.open:",
+            f"        {join}",
+            "    else:",
+            "        st[2] = None",
+            "        tr = st[1]",
+            *(f"        {line}" for line in track),
             "else:",
             f"    {call}",
         ]

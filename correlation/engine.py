@@ -119,8 +119,9 @@ class Engine:
         self._compiled: dict[tuple[Any, ...], Bucket] = {}
         self._plans = 0
         self._org_start: dict[Any, float] = {}
-        #: the organization object (a dict) of the latest event, once its id is noted
+        #: the organization object (a dict) of the latest event, and its id, once that is noted
         self._org: Any = _NO_ORG
+        self._org_id: Any = _NO_ORG
         self._track_orgs = any(r.first_seen is not None or r.rate is not None for r in self.rules)
         #: the whole second (``@timestamp[:19]``) of the latest _tick, and its time when known
         self._sec: str | None = None
@@ -144,7 +145,7 @@ class Engine:
     # -- the event path ----------------------------------------------------------------------
     def process(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Feed one event; returns the alerts that are complete now."""
-        if event.__class__ is not dict or not event.keys() <= PLAIN_KEYS:
+        if event.__class__ is not dict or not _plain(event):
             event = self._normal(event)  # type: ignore[assignment]
             if event is None:
                 return []
@@ -154,13 +155,17 @@ class Engine:
         if ts.__class__ is not str or ts[:19] != self._sec:
             self._tick(ts)
         try:
-            # only (str or None, str or None) keys are stored: anything else misses
-            bucket = self._buckets[ev.get("dataset")][ev.get("action")] if ev.__class__ is dict else self._bucket_of(ev)  # type: ignore[union-attr]
+            # only (str or None, str or None) keys are stored: anything else (an absent key
+            # included, which _bucket_of reads as None) misses
+            bucket = self._buckets[ev["dataset"]][ev["action"]] if ev.__class__ is dict else self._bucket_of(ev)  # type: ignore[index]
         except (KeyError, TypeError):
             bucket = self._bucket_of(ev)
         mask = bucket.test(event)
-        if self._track_orgs and event.get("organization") is not self._org:
-            self._start_org(event.get("organization"), ts)
+        if self._track_orgs:
+            org = event.get("organization")
+            # the organization of the latest event again (the same object, or one with its id)
+            if org is not self._org and (org.__class__ is not dict or org.get("id") != self._org_id):
+                self._start_org(org, ts)
         if mask:
             plan = bucket.plans.get(mask) or self._plan(bucket, mask)
             self.matches += plan[1]
@@ -171,7 +176,7 @@ class Engine:
                 t = base + int(frac) * 1e-6
             else:
                 t, ts = self._time(ts)
-            plan[0](event, t, ts, ev.get("id") if ev.__class__ is dict else None)  # type: ignore[union-attr]
+            plan[0](event, t, ts, ev.get("id") if ev.__class__ is dict else None)  # type: ignore[union-attr,arg-type]
         if self.book.ready:
             return self.book.drain()
         return []
@@ -254,9 +259,12 @@ class Engine:
                 return
             if len(self._org_start) >= MAX_ORGS:
                 self._org_start.pop(next(iter(self._org_start)))
-                self._org = _NO_ORG  # it may have been the one forgotten
+                self._org = self._org_id = _NO_ORG  # it may have been the one forgotten
             self._org_start[oid] = t
-        self._org = org if org.__class__ is dict else _NO_ORG
+        if org.__class__ is dict:
+            self._org, self._org_id = org, oid
+        else:
+            self._org = self._org_id = _NO_ORG
 
     def _in_baseline(self, org: Any, t: float) -> bool:
         start = self._org_start.get(org)
@@ -349,6 +357,8 @@ class Engine:
 
 
 _NO_ORG = object()
+#: True when no top-level key of an event is dotted (a quick test for the usual keys)
+_plain = PLAIN_KEYS.issuperset
 
 KINDS: dict[str, type[Detector]] = {
     "match": MatchDetector,

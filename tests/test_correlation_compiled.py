@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from refs import scalar_holds
@@ -119,6 +120,7 @@ TERMS: list[tuple[str, Any]] = [
     ("source.port", {"not": [502, 102]}),
     ("source.ip", {"cidr": "10.0.0.0/16"}),
     ("s7comm.items.area", "Q"),
+    ("s7comm.identity.protection_level", {"lte": 1}),
     ("context.zone_crossing", True),
     ("context.level_gap", {"gte": 2}),
     ("context.source.zone", "cell"),
@@ -178,6 +180,15 @@ def events(draw: Any) -> dict[str, Any]:
     items = draw(st.lists(st.dictionaries(st.sampled_from(["area", "db"]), scalars, max_size=2), max_size=3))
     if items or draw(st.booleans()):
         e["s7comm"] = {"items": items}
+        # a three-level path: an object, or null, text, a list of objects, absent
+        identity = st.dictionaries(st.just("protection_level"), st.one_of(scalars, st.integers(0, 3)), max_size=1)
+        shape = draw(st.sampled_from(["object", "null", "text", "list", "absent"]))
+        if shape == "object":
+            e["s7comm"]["identity"] = draw(identity)
+        elif shape == "list":
+            e["s7comm"]["identity"] = draw(st.lists(identity, max_size=2))
+        elif shape != "absent":
+            e["s7comm"]["identity"] = None if shape == "null" else "garbage"
     return e
 
 
@@ -261,3 +272,23 @@ def test_zone_cache_stays_within_its_size() -> None:
     for i in range(100):
         bucket({"source": {"ip": f"10.0.1.{i}"}})
         assert len(zones.cache) <= 8
+
+
+@pytest.mark.parametrize(
+    ("s7comm", "holds_"),
+    [
+        ({"identity": {"protection_level": 1}}, True),
+        ({"identity": {"protection_level": 3}}, False),
+        ({"identity": {"protection_level": True}}, False),  # a bool is no number
+        ({"identity": {}}, False),
+        ({"identity": None}, False),
+        ({"identity": "garbage"}, False),
+        ({"identity": [{"protection_level": 1}]}, False),  # a list where one value belongs
+        ({}, False),
+        (None, False),
+    ],
+)
+def test_a_three_level_field_is_read_through_nested_objects(s7comm: Any, holds_: bool) -> None:
+    cond = parse_match({"s7comm.identity.protection_level": {"lte": 1}}, ("m",))
+    bucket = compile_bucket([(0, cond)], _getter, _read)
+    assert bucket({"s7comm": s7comm}) == ((0,) if holds_ else ())

@@ -7,7 +7,13 @@
   sharing the event stream through shared objects keep their own baselines.
 - Group keys and counted values that read the zone context are left to the detector.
 - Dispatch plans do the common case of a rule in place (an event joining an open alert, a
-  key seen before); the rare cases go to the detector.
+  key seen before, a group tracked below its count, a rate window that learns); the rare cases
+  go to the detector.
+- An alert stops reading the addresses of the events joining it once it holds both ends and
+  its group (and a first-seen key) holds both: every later event has the same ones.
+- Envelope fields every event has are read by subscript; an event without one is evaluated by
+  the interpreter, with the same answers.
+- The organization of events decoded from JSON (one object per event) is compared by id.
 """
 
 from __future__ import annotations
@@ -131,3 +137,81 @@ def test_a_key_seen_before_raises_nothing_and_a_new_one_joins_its_open_alert(tmp
     (alert,) = run(engine, events)
     assert alert["related"]["events"] == ["new", "new-again"]
     assert event(0, "x")["organization"] == {"id": "org-a"}  # the helper's default tenant
+
+
+def test_tenants_in_events_decoded_one_by_one_keep_their_own_baselines(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path, FIRST_SEEN, baseline_seconds=100)
+    # event() makes a new organization object per event, as JSON decoding does; each
+    # tenant's first event is a read the rule does not match, and its baseline starts there
+    events = [event(0, "a-read", org="org-a"), event(150, "b-read", org="org-b"), event(151, "b-read2", org="org-b")]
+    events += [write_ev(160, "a-new", org="org-a"), write_ev(240, "b-early", org="org-b", src="10.0.0.77")]
+    events += [write_ev(255, "b-new", org="org-b")]
+    # org-a's baseline ended at 100 s, org-b's at 250 s: both new pairs alert, b-early is learned
+    alerts = sorted(run(engine, events), key=lambda a: a["organization"]["id"])
+    assert [(a["organization"]["id"], a["related"]["events"]) for a in alerts] == [("org-a", ["a-new"]), ("org-b", ["b-new"])]
+
+
+FIRST_SOURCE = WRITE + "first_seen: {key: [source.ip]}\naggregate: {window: 60s, group_by: [source.ip, destination.ip]}\n"
+
+
+def test_a_first_seen_alert_keyed_by_one_end_collects_every_peer_that_joins_it(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path, FIRST_SOURCE, baseline_seconds=10)
+    # the new source's later events join the alert it raised whatever their destination
+    events = [write_ev(0, "known", src="10.0.0.20"), write_ev(20, "new", src="10.0.0.66", dst="10.0.0.10")]
+    events += [write_ev(21, "peer2", src="10.0.0.66", dst="10.0.0.11"), write_ev(22, "peer3", src="10.0.0.66", dst="10.0.0.12")]
+    (alert,) = run(engine, events)
+    assert alert["related"]["events"] == ["new", "peer2", "peer3"]
+    assert alert["related"]["ip"] == ["10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.66"]
+
+
+def test_an_alert_grouped_by_one_end_collects_every_peer(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path, WRITE + "aggregate: {window: 60s, group_by: [source.ip]}\n")
+    events = [write_ev(i, f"e{i}", dst=f"10.0.1.{i % 3}") for i in range(6)]
+    (alert,) = run(engine, events)
+    assert alert["event"]["count"] == 6
+    assert alert["related"]["ip"] == ["10.0.0.66", "10.0.1.0", "10.0.1.1", "10.0.1.2"]
+
+
+def test_an_alert_whose_first_event_has_no_address_still_records_later_ones(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path, WRITE)
+    first = write_ev(0, "a")
+    first["source"] = {"ip": None}  # grouped with the events below only if they lack it too
+    events = [first, write_ev(1, "b", src=None), write_ev(2, "c", dst="10.0.0.10")]
+    events[1]["source"] = {"ip": None}
+    alerts = run(engine, events)
+    by_events = {tuple(a["related"]["events"]): a["related"]["ip"] for a in alerts}
+    assert by_events == {("a", "b"): ["10.0.0.10"], ("c",): ["10.0.0.10", "10.0.0.66"]}
+
+
+def test_distinct_values_tracked_below_the_count_fire_on_the_count(tmp_path: Path) -> None:
+    body = WRITE + "threshold: {count: 3, window: 10s, group_by: [source.ip], distinct: destination.ip}\n"
+    engine = engine_for(tmp_path, body)
+    dsts = ["10.0.1.1", "10.0.1.1", "10.0.1.2", "10.0.1.2", "10.0.1.3", "10.0.1.3"]
+    alerts = run(engine, [write_ev(i, f"e{i}", dst=d) for i, d in enumerate(dsts)])
+    (alert,) = alerts
+    # each value's latest event up to the third value (e4), then e5 joins the open alert
+    assert alert["related"]["events"] == ["e1", "e3", "e4", "e5"]
+    assert alert["icssa"]["alert"]["values"] == ["10.0.1.1", "10.0.1.2", "10.0.1.3"]
+
+
+PORT = WRITE + "  destination.port: {not: 502}\n"
+
+
+@pytest.mark.parametrize(
+    ("destination", "fires"),
+    [
+        ({"ip": "10.0.0.10", "port": 502}, False),
+        ({"ip": "10.0.0.10", "port": 5020}, True),
+        ({"ip": "10.0.0.10"}, True),  # no port: not 502
+        (None, True),  # no destination object at all
+        ("garbage", True),
+    ],
+)
+def test_an_event_without_an_envelope_field_reads_it_as_missing(tmp_path: Path, destination: Any, fires: bool) -> None:
+    engine = engine_for(tmp_path, PORT)
+    e = write_ev(0, "a")
+    if destination is None:
+        del e["destination"]
+    else:
+        e["destination"] = destination
+    assert bool(run(engine, [e])) is fires
