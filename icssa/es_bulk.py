@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
 from itertools import chain, repeat
@@ -65,6 +65,30 @@ _date_and_id = methodcaller("group", 1, 2)
 _first = itemgetter(0)
 _second = itemgetter(1)
 T = TypeVar("T")
+
+
+def _requests(things: Sequence[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """``things`` in order, in runs whose sizes add up to at most MAX_BULK_BYTES (a larger
+    one alone): the contents of one bulk request each."""
+    group: list[T] = []
+    total = 0
+    for thing in things:
+        n = size(thing)
+        if group and total + n > MAX_BULK_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(thing)
+        total += n
+    if group:
+        yield group
+
+
+def _item_bytes(item: Item) -> int:
+    return len(item[0]) + len(item[1]) + 1
+
+
+def _block_bytes(block: Block) -> int:
+    return len(block[0])
 
 
 def _action(index: str, doc_id: str) -> bytes:
@@ -126,15 +150,7 @@ class BulkIngest:
     # -- requests --------------------------------------------------------------------------
     def _bulk(self, kind: str, items: list[Item]) -> int:
         """Send items in requests of at most MAX_BULK_BYTES; returns the number stored."""
-        stored = 0
-        start, size = 0, 0
-        for i, (action, doc) in enumerate(items):
-            n = len(action) + len(doc) + 1
-            if size and size + n > MAX_BULK_BYTES:
-                stored += self._bulk_request(kind, items[start:i])
-                start, size = i, 0
-            size += n
-        return stored + self._bulk_request(kind, items[start:])
+        return sum(self._bulk_request(kind, group) for group in _requests(items, _item_bytes))
 
     def _send(self, kind: str, body: bytes) -> Any:
         return self._retry(
@@ -263,16 +279,7 @@ class BulkIngest:
 
     def _raw_requests(self, blocks: list[Block]) -> int:
         """Blocks in requests of at most MAX_BULK_BYTES (a larger block alone)."""
-        stored = 0
-        group: list[Block] = []
-        size = 0
-        for block in blocks:
-            if group and size + len(block[0]) > MAX_BULK_BYTES:
-                stored += self._raw_request(group)
-                group, size = [], 0
-            group.append(block)
-            size += len(block[0])
-        return stored + (self._raw_request(group) if group else 0)
+        return sum(self._raw_request(group) for group in _requests(blocks, _block_bytes))
 
     # -- the Store's writes ----------------------------------------------------------------
     def put_events(self, events: Iterable[Doc]) -> int:
