@@ -78,7 +78,6 @@ class Sensor:
         self._next_sweep = 0
         self.reasm = Reassembler(self._deliver, self.stats)
         self.defrag = Defragmenter(stats=self.stats)
-        self._transport_tcp = {"transport": "tcp"}
 
     # -- packets ------------------------------------------------------------------------------
     def run(self, packets: Iterable[tuple[int, int, bytes]]) -> None:

@@ -72,7 +72,7 @@ class Flow:
         self.last_ns = ts_ns
         self.closed = False
         self.closing = False
-        # per direction (index 1 = to server): event templates by dataset (see Sensor._template)
+        # per direction (index 1 = to server): event templates by dataset (see sensors.output.EventMaker)
         self.env: tuple[dict[str, dict], dict[str, dict]] = ({}, {})
         self.community_id = ""
         self.error_events = 0  # parse-error events emitted for this flow
