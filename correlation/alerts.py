@@ -95,10 +95,7 @@ class OpenAlert:
             self.start_t = t
             self.start_ts = ts
         if e is not None and not self._ends_done:
-            src = e.get("source")
-            dst = e.get("destination")
-            if src is not self._last_src or dst is not self._last_dst:
-                self._related(src, dst)
+            self.related(e)
 
     def add_with_value(self, eid: Any, t: float, ts: str, e: Mapping[str, Any], value: Any, is_ip: bool) -> None:
         """One more evidence event of a scan and the value it counts: ``add`` then
