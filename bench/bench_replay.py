@@ -3,7 +3,9 @@
 Generates (or reuses, cached in bench/data/) a capture scaled from the sample sessions with
 bench/make_big_pcap.py, then times, each as its own process on the same file:
 
-- ``icssa replay FILE --out DIR --quiet --no-progress``
+- ``icssa replay FILE --out DIR --quiet --no-progress --engine native`` (the default engine when
+  the native core is installed: ``native/``, Rust)
+- the same with ``--engine python`` (the reference implementation; ``--no-python`` skips it)
 - ``tshark -r FILE -T fields -e frame.number -e <protocol field> > /dev/null``
 
 and prints packets, both rates (packets per second of wall time, with and without process
@@ -112,8 +114,9 @@ def best(runs: list[Run]) -> Run:
     return Run(min(r.wall for r in runs), min(r.cpu for r in runs), max(r.rss_kib for r in runs))
 
 
-def icssa_cmd(pcap: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "icssa.cli", "replay", str(pcap), "--out", str(out), "--quiet", "--no-progress"]
+def icssa_cmd(pcap: Path, out: Path, engine: str) -> list[str]:
+    return [sys.executable, "-m", "icssa.cli", "replay", str(pcap), "--out", str(out), "--quiet", "--no-progress",
+            "--engine", engine]
 
 
 def tshark_cmd(pcap: Path, protocol: str) -> list[str]:
@@ -121,14 +124,14 @@ def tshark_cmd(pcap: Path, protocol: str) -> list[str]:
     return ["tshark", "-r", str(pcap), "-T", "fields", *fields]
 
 
-def run_icssa(pcap: Path, repeat: int) -> tuple[Run, int]:
+def run_icssa(pcap: Path, repeat: int, engine: str = "native") -> tuple[Run, int]:
     """Best of ``repeat`` replays, and the number of events the last one wrote."""
     runs = []
     DATA.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=DATA, prefix="out-") as tmp:
         out = Path(tmp)
         for _ in range(repeat):
-            runs.append(measure(icssa_cmd(pcap, out)))
+            runs.append(measure(icssa_cmd(pcap, out, engine)))
         events = count_lines(out / "events.jsonl")
     return best(runs), events
 
@@ -156,7 +159,7 @@ def profile(pcap: Path, top: int = 25) -> None:
     prof = cProfile.Profile()
     with tempfile.TemporaryDirectory(dir=DATA, prefix="prof-") as tmp:
         prof.enable()
-        summary = replay([pcap], Path(tmp))
+        summary = replay([pcap], Path(tmp), engine="python")
         prof.disable()
     print(f"\ncProfile of icssa.pipeline.replay ({summary.packets:,} packets, {summary.events:,} events, "
           f"{summary.seconds:.2f} s under the profiler), top {top} by tottime:")
@@ -186,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000, help="capture size (default 1,000,000)")
     ap.add_argument("--protocol", choices=(*make_big_pcap.PROTOCOLS, "mixed"), default="mixed")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest counts (noisy machine)")
-    ap.add_argument("--profile", action="store_true", help="also profile an in-process replay (cProfile)")
+    ap.add_argument("--profile", action="store_true", help="also profile an in-process Python-path replay (cProfile)")
+    ap.add_argument("--no-python", dest="python", action="store_false", help="skip the Python path's run")
     ap.add_argument("--no-half", dest="half", action="store_false", help="skip the half-size memory check")
     ap.add_argument("--no-tshark", dest="tshark", action="store_false", help="skip tshark")
     ap.add_argument("--regenerate", action="store_true", help="regenerate the cached captures")
@@ -205,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
 
     start_icssa, _ = run_icssa(tiny, a.repeat)
     icssa, events = run_icssa(pcap, a.repeat)
-    rows = [("icssa replay", icssa, start_icssa, f"{events:,} events")]
+    rows = [("icssa replay", icssa, start_icssa, f"{events:,} events (native core)")]
+    if a.python:
+        start_python, _ = run_icssa(tiny, a.repeat, "python")
+        python, py_events = run_icssa(pcap, a.repeat, "python")
+        rows.append(("  --engine python", python, start_python, f"{py_events:,} events (the reference path)"))
     if a.tshark:
         start_tshark = best([measure(tshark_cmd(tiny, a.protocol)) for _ in range(a.repeat)])
         tshark = best([measure(tshark_cmd(pcap, a.protocol)) for _ in range(a.repeat)])
@@ -219,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{rate(packets, net):14,.0f}{run.cpu:8.2f}{rate(packets, run.cpu):11,.0f}"
               f"{mib(run.rss_kib):>12}   {note}")
     if a.tshark:
-        icssa_run, tshark_run = rows[0][1], rows[1][1]
+        icssa_run, tshark_run = rows[0][1], rows[-1][1]
         print(f"\nratio icssa/tshark: {tshark_run.wall / icssa_run.wall:.2f}x by wall time, "
               f"{tshark_run.cpu / icssa_run.cpu:.2f}x by CPU time (same file)")
     verdict = "meets" if rate(packets, icssa.wall) >= TARGET_PPS else "below"

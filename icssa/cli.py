@@ -68,10 +68,18 @@ def replay_cmd(
     events_only: Annotated[
         bool, typer.Option("--events-only", help="Write events only: skip the asset map and correlation.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="auto: the native core (Rust) when installed and it covers the run, else Python; "
+            "native: require it; python: the reference path. Both write the same bytes."
+        ),
+    ] = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar (default: on a terminal).")] = sys.stderr.isatty(),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Replay captures offline through the whole pipeline (deterministic: same input, same output)."""
+    from icssa.native import EngineUnavailable, choose
     from icssa.pipeline import CAPTURE_SUFFIXES, expand, replay
 
     if bus != "memory":
@@ -89,6 +97,10 @@ def replay_cmd(
         raise BadInput(f"--rules {rules}: not a folder")
     analytics = _analytics(site, advisories, not events_only)
     analytics.rules = rules
+    try:
+        choose(engine, analytics)
+    except EngineUnavailable as exc:
+        raise BadInput(str(exc)) from exc
     if progress:
         from rich.progress import (
             BarColumn,
@@ -110,10 +122,12 @@ def replay_cmd(
 
             summary = replay(
                 files, out_dir, observer=observer, organization=organization, analytics=analytics,
-                progress_factory=factory,
+                progress_factory=factory, engine=engine,
             )
     else:
-        summary = replay(files, out_dir, observer=observer, organization=organization, analytics=analytics)
+        summary = replay(
+            files, out_dir, observer=observer, organization=organization, analytics=analytics, engine=engine
+        )
     if not quiet:
         _print_summary(summary, out_dir)
     if summary.errors:

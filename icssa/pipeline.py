@@ -155,6 +155,13 @@ class Analytics:
 EMPTY_GRAPH = {"directed": True, "multigraph": False, "graph": {}, "nodes": [], "edges": []}
 
 
+def write_empty_analytics(out_dir: Path) -> None:
+    """The analytics' files of a run without them (``--events-only``)."""
+    (out_dir / "alerts.jsonl").write_bytes(b"")
+    write_json(out_dir / "assets.json", {"assets": []})
+    write_json(out_dir / "graph.json", EMPTY_GRAPH)
+
+
 def replay(
     paths: Sequence[Path],
     out_dir: Path,
@@ -163,9 +170,24 @@ def replay(
     organization: str = "default",
     analytics: Analytics | None = None,
     progress_factory: Callable[[Path], tuple[Progress, Callable[[], None]]] | None = None,
+    engine: str = "auto",
 ) -> Summary:
-    """Run the whole offline pipeline and write events, alerts, assets and graph to out_dir."""
+    """Run the whole offline pipeline and write events, alerts, assets and graph to out_dir.
+
+    ``engine`` picks the native core or the Python path (see ``icssa.native``); both write the
+    same bytes. ``native.EngineUnavailable`` when ``engine="native"`` cannot be honoured.
+    """
+    from icssa import native as native_core
+
+    analytics = analytics or Analytics()
+    native = native_core.choose(engine, analytics)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if native is not None:
+        started = time.perf_counter()
+        summary = native_core.replay(native, expand(paths), out_dir, observer, organization, progress_factory)
+        write_empty_analytics(out_dir)
+        summary.seconds = time.perf_counter() - started
+        return summary
     # events are short-lived acyclic dicts: collect cycles rarely (the analytics' state is
     # long-lived, so frequent full passes over it would cost more than they ever free)
     thresholds = gc.get_threshold()

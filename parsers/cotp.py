@@ -181,7 +181,7 @@ def decode_cotp(buf: bytes, pos: int, end: int) -> tuple[int, int, dict[str, Any
         f["dst_ref"], f["src_ref"] = _DC.unpack_from(buf, pos + 2)
         var_start = pos + 6
     elif ptype == ER:
-        if li < 3:
+        if li < 4:  # type, dst-ref (2), reject cause: the cause must lie inside the header
             raise ParseError("bad_cotp_length", f"ER with LI {li}")
         dst_ref, cause = _ER.unpack_from(buf, pos + 2)
         f["dst_ref"] = dst_ref

@@ -239,7 +239,7 @@ def block_control(
         if plen > 8:
             n = buf[p + 8]
             text = buf[p + 9 : p + 9 + n]
-            if text.isdigit():
+            if text.isdigit() and int(text) < 1 << 64:  # events hold 64-bit integers at most
                 f["block_length"] = int(text)
     if fn in (0x1B, 0x1E) and d_end - d >= 4:
         f["block_data_length"] = _U16.unpack_from(buf, d)[0]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine: Debian packages (tshark,
-# tcpdump, libpcap) and the Python package with its test extras. Idempotent and quiet when
-# everything is already there.
+# tcpdump, libpcap), the Python package with its test extras and the native core (Rust).
+# Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +23,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install --disable-pip-version-check -q -e '.[test]'
+scripts/build-native.sh --required

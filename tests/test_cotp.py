@@ -307,3 +307,20 @@ def test_probe_accepts_simatic_root_tsap() -> None:
     assert probe(cr, True)
     [m] = S7Parser().feed(cr, True)
     assert m.fields["dst_tsap"] == tsap.hex()
+
+
+def test_er_whose_reject_cause_falls_outside_the_header_is_an_error() -> None:
+    """LI 3 leaves no room for the reject cause: it once was read from the next packet, or
+    raised struct.error (stopping the sensor) when nothing followed."""
+    er = bytes.fromhex(
+        "03000008"  # TPKT v3, length 8
+        "03"  # LI 3
+        "70"  # ER
+        "0005"  # dst-ref 5 (and no reject cause)
+    )
+    p = S7Parser()
+    assert p.feed(er, False) == []
+    assert [(e.reason, e.detail) for e in p.errors] == [("bad_cotp_length", "ER with LI 3")]
+    p = S7Parser()
+    [m] = p.feed(er + dt(SETUP), False)  # the next message still decodes
+    assert m.action == "setup_communication"

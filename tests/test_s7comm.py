@@ -627,6 +627,34 @@ def test_upload_sequence() -> None:
     assert (end.action, end.fields["upload_id"], end.fields["block_error_code"]) == ("end_upload", 7, 0)
 
 
+@pytest.mark.parametrize(
+    ("digits", "kept"),
+    [("18446744073709551615", True), ("18446744073709551616", False), ("9" * 21, False)],
+    ids=["2**64-1", "2**64", "21 digits"],
+)
+def test_block_length_beyond_64_bits_is_left_out(digits: str, kept: bool) -> None:
+    """Events hold 64-bit integers at most: a longer digit string once made orjson refuse
+    the event (TypeError) and stopped the replay."""
+    ack = bytes.fromhex(
+        "32"  # protocol id
+        "03"  # ROSCTR ack_data
+        "0000"  # redundancy id
+        "0900"  # PDU reference 2304
+        f"{9 + len(digits):04x}"  # parameter length
+        "0000"  # data length 0
+        "00"  # error class none
+        "00"  # error code
+        "1d"  # function start upload
+        "00"  # function status
+        "0100"  # unknown
+        "00000007"  # upload id 7
+        f"{len(digits):02x}"  # length string length
+    ) + digits.encode()  # block length
+    m = one(S7Parser(), ack, False)
+    assert m.fields["upload_id"] == 7
+    assert m.fields.get("block_length") == (int(digits) if kept else None)
+
+
 def test_unknown_function_keeps_the_raw_code() -> None:
     m = one(S7Parser(), UNKNOWN_FUNCTION, True)
     assert (m.action, m.fields["function_code"], m.fields["function"]) == (

@@ -1,0 +1,122 @@
+"""The native core (``native/``, Rust; the module ``icssa_native``) behind ``icssa replay``.
+
+The native path is a second implementation of the replay pipeline, kept byte-identical to the
+Python one by differential tests (``tests/test_native.py``). ``--engine`` chooses:
+
+| engine | runs |
+|---|---|
+| ``auto`` (default) | native when the module is installed and covers the run, else Python |
+| ``native`` | native, or one clear error when the module is missing or the run needs Python |
+| ``python`` | the Python path (the reference) |
+
+``scripts/build-native.sh`` builds and installs the module (``make install`` / ``make test``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from icssa.pipeline import Analytics, Progress, Summary
+
+ENGINES = ("auto", "native", "python")
+
+log = logging.getLogger("icssa.sensor")
+
+
+class EngineUnavailable(Exception):
+    """``--engine native`` asked for what the native core cannot do here (one line)."""
+
+
+def module() -> ModuleType | None:
+    """``icssa_native`` when it is installed, else None."""
+    try:
+        import icssa_native
+    except ImportError:
+        return None
+    return icssa_native
+
+
+def unsupported(analytics: Analytics) -> str | None:
+    """Why this run needs the Python path, or None when the native core covers it."""
+    if analytics.enabled:
+        return "the native core does not run the asset map and correlation yet (use --events-only)"
+    return None
+
+
+def choose(engine: str, analytics: Analytics) -> ModuleType | None:
+    """The native module to run with, or None for the Python path."""
+    if engine not in ENGINES:
+        raise EngineUnavailable(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+    if engine == "python":
+        return None
+    native = module()
+    why = "the native core is not installed (run scripts/build-native.sh)" if native is None else unsupported(analytics)
+    if why is None:
+        return native
+    if engine == "native":
+        raise EngineUnavailable(f"--engine native: {why}")
+    return None
+
+
+def replay(
+    native: ModuleType,
+    files: Sequence[Path],
+    out_dir: Path,
+    observer: str,
+    organization: str,
+    progress_factory: Callable[[Path], tuple[Progress, Callable[[], None]]] | None,
+) -> Summary:
+    """Run the native pipeline over ``files`` (already expanded) into ``out_dir``."""
+    from icssa.pipeline import Summary
+
+    bars = _Bars(files, progress_factory) if progress_factory else None
+    try:
+        result: dict[str, Any] = native.replay(
+            [str(p) for p in files], str(out_dir), observer, organization, bars.update if bars else None
+        )
+    finally:
+        if bars:
+            bars.close()
+    for line in result["log"]:
+        log.warning("%s", line)
+    s = Summary(
+        files=result["files"], packets=result["packets"], bytes=result["bytes"], flows=result["flows"],
+        events=result["events"],
+    )
+    s.messages = Counter(dict(result["messages"]))
+    s.actions = Counter({(d, a): n for d, a, n in result["actions"]})
+    s.parse_errors = Counter({(d, r): n for d, r, n in result["parse_errors"]})
+    s.sensor = Counter(dict(result["sensor"]))
+    s.errors = list(result["errors"])
+    return s
+
+
+class _Bars:
+    """The per-file progress bars of the Python path, driven by ``(file index, bytes)``."""
+
+    def __init__(
+        self, files: Sequence[Path], factory: Callable[[Path], tuple[Progress, Callable[[], None]]]
+    ) -> None:
+        self.files = files
+        self.factory = factory
+        self.index = -1
+        self.bar: tuple[Progress, Callable[[], None]] | None = None
+
+    def update(self, index: int, done: int) -> None:
+        if index != self.index:
+            self.close()
+            self.index = index
+            self.bar = self.factory(self.files[index])
+        assert self.bar is not None
+        self.bar[0](done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar[1]()
+            self.bar = None
