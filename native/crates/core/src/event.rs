@@ -74,8 +74,20 @@ impl Envelope {
             }
             out.push(b'}');
         };
-        host(&mut out, "source", &self.src_ip, self.src_port, &self.src_mac);
-        host(&mut out, "destination", &self.dst_ip, self.dst_port, &self.dst_mac);
+        host(
+            &mut out,
+            "source",
+            &self.src_ip,
+            self.src_port,
+            &self.src_mac,
+        );
+        host(
+            &mut out,
+            "destination",
+            &self.dst_ip,
+            self.dst_port,
+            &self.dst_mac,
+        );
         out.extend_from_slice(b",\"network\":{\"transport\":");
         write_str(&mut out, self.transport);
         out.extend_from_slice(b",\"protocol\":");

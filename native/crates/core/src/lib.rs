@@ -10,6 +10,8 @@ pub mod parser;
 pub mod text;
 
 pub use json::{Map, Text, Value};
-pub use parser::{Decoded, Errors, Message, ParseError, Parser, Protocol, StreamParser, NEED_MORE, NOT_PROTOCOL};
+pub use parser::{
+    Decoded, Errors, Message, ParseError, Parser, Protocol, StreamParser, NEED_MORE, NOT_PROTOCOL,
+};
 #[cfg(feature = "parity")]
 pub mod parity;

@@ -34,17 +34,25 @@ fn messages_json(msgs: &[Message]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("fixture hex")).collect()
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("fixture hex"))
+        .collect()
 }
 
 /// Runs every flow of `path` whose protocol `make` knows; `max_examples` mismatches are described.
-pub fn run(path: &str, make: &dyn Fn(&str) -> Option<Box<dyn Parser>>, max_examples: usize) -> Report {
+pub fn run(
+    path: &str,
+    make: &dyn Fn(&str) -> Option<Box<dyn Parser>>,
+    max_examples: usize,
+) -> Report {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut report = Report::default();
     for (lineno, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.expect("fixture line");
         let flow: J = serde_json::from_str(&line).expect("fixture JSON");
-        let Some(mut parser) = make(flow["proto"].as_str().unwrap_or("")) else { continue };
+        let Some(mut parser) = make(flow["proto"].as_str().unwrap_or("")) else {
+            continue;
+        };
         report.flows += 1;
         let mut out = Vec::new();
         for (i, op) in flow["ops"].as_array().expect("ops").iter().enumerate() {
@@ -56,13 +64,22 @@ pub fn run(path: &str, make: &dyn Fn(&str) -> Option<Box<dyn Parser>>, max_examp
                     let to_server = op[1].as_bool().unwrap_or(false);
                     parser.feed(&unhex(op[2].as_str().unwrap_or("")), to_server, &mut out);
                     let got = messages_json(&out);
-                    let errs: Vec<(String, String)> =
-                        parser.errors().0.drain(..).map(|e| (e.reason.into_owned(), e.detail)).collect();
+                    let errs: Vec<(String, String)> = parser
+                        .errors()
+                        .0
+                        .drain(..)
+                        .map(|e| (e.reason.into_owned(), e.detail))
+                        .collect();
                     let want_errs: Vec<(String, String)> = op[4]
                         .as_array()
                         .map(|a| {
                             a.iter()
-                                .map(|e| (e[0].as_str().unwrap_or("").to_owned(), e[1].as_str().unwrap_or("").to_owned()))
+                                .map(|e| {
+                                    (
+                                        e[0].as_str().unwrap_or("").to_owned(),
+                                        e[1].as_str().unwrap_or("").to_owned(),
+                                    )
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -93,7 +110,10 @@ pub fn main_with(make: &dyn Fn(&str) -> Option<Box<dyn Parser>>) {
     let mut bad = 0;
     for path in std::env::args().skip(1) {
         let r = run(&path, make, 5);
-        println!("{path}: {} flows, {} feeds, {} mismatches", r.flows, r.feeds, r.mismatches);
+        println!(
+            "{path}: {} flows, {} feeds, {} mismatches",
+            r.flows, r.feeds, r.mismatches
+        );
         for e in &r.examples {
             println!("{e}");
         }
@@ -118,9 +138,11 @@ pub fn value_from_json(j: &J) -> Value {
         }
         J::String(s) => Value::Str(s.clone().into()),
         J::Array(a) => Value::List(a.iter().map(value_from_json).collect()),
-        J::Object(o) => {
-            Value::Map(crate::json::Map(o.iter().map(|(k, v)| (k.clone().into(), value_from_json(v))).collect()))
-        }
+        J::Object(o) => Value::Map(crate::json::Map(
+            o.iter()
+                .map(|(k, v)| (k.clone().into(), value_from_json(v)))
+                .collect(),
+        )),
     }
 }
 
@@ -131,14 +153,22 @@ pub fn event_from_json(line: &str) -> crate::event::Event {
     let s = |p: &J| p.as_str().unwrap_or("").to_owned();
     let leak = |p: &J| -> &'static str { Box::leak(s(p).into_boxed_str()) };
     let dataset = leak(&j["event"]["dataset"]);
-    let host = |h: &J| (s(&h["ip"]), h["port"].as_u64().unwrap_or(0) as u16, h["mac"].as_str().map(str::to_owned));
+    let host = |h: &J| {
+        (
+            s(&h["ip"]),
+            h["port"].as_u64().unwrap_or(0) as u16,
+            h["mac"].as_str().map(str::to_owned),
+        )
+    };
     let env = Envelope::new(
         host(&j["source"]),
         host(&j["destination"]),
         leak(&j["network"]["transport"]),
         leak(&j["network"]["protocol"]),
         s(&j["network"]["community_id"]),
-        j["network"]["direction_to_server"].as_bool().unwrap_or(false),
+        j["network"]["direction_to_server"]
+            .as_bool()
+            .unwrap_or(false),
         s(&j["observer"]["name"]).into(),
         s(&j["organization"]["id"]).into(),
     );

@@ -20,7 +20,10 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(reason: impl Into<Text>, detail: impl Into<String>) -> Self {
-        ParseError { reason: reason.into(), detail: detail.into() }
+        ParseError {
+            reason: reason.into(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -36,8 +39,18 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn new(dataset: &'static str, action: impl Into<Text>, fields: Map, to_server: bool) -> Self {
-        Message { dataset, action: action.into(), fields, to_server }
+    pub fn new(
+        dataset: &'static str,
+        action: impl Into<Text>,
+        fields: Map,
+        to_server: bool,
+    ) -> Self {
+        Message {
+            dataset,
+            action: action.into(),
+            fields,
+            to_server,
+        }
     }
 }
 
@@ -111,7 +124,13 @@ pub struct StreamParser<P: Protocol> {
 
 impl<P: Protocol> StreamParser<P> {
     pub fn new(proto: P) -> Self {
-        StreamParser { proto, buf: [Vec::new(), Vec::new()], resync: [false, false], errors: Errors::default(), skipped: [0, 0] }
+        StreamParser {
+            proto,
+            buf: [Vec::new(), Vec::new()],
+            resync: [false, false],
+            errors: Errors::default(),
+            skipped: [0, 0],
+        }
     }
 
     /// Runs the framing loop over `buf`; returns the offset of the first byte not consumed.
@@ -134,7 +153,11 @@ impl<P: Protocol> StreamParser<P> {
                 break;
             }
             if n < 0 || n > limit {
-                let reason = if n > limit { "bad_length" } else { "not_protocol" };
+                let reason = if n > limit {
+                    "bad_length"
+                } else {
+                    "not_protocol"
+                };
                 self.errors.error(reason, format!("at offset {pos}"));
                 self.resync[d] = true;
                 pos += 1;
@@ -144,7 +167,10 @@ impl<P: Protocol> StreamParser<P> {
             if pos + n > end {
                 break;
             }
-            if let Err(e) = self.proto.decode(buf, pos, pos + n, to_server, out, &mut self.errors) {
+            if let Err(e) = self
+                .proto
+                .decode(buf, pos, pos + n, to_server, out, &mut self.errors)
+            {
                 self.errors.keep(e);
             }
             pos += n;

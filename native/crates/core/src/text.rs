@@ -23,13 +23,19 @@ pub fn utf8_replace(data: &[u8]) -> String {
 
 /// `bytes.decode("ascii", "replace")`: every byte above 0x7F becomes U+FFFD.
 pub fn ascii_replace(data: &[u8]) -> String {
-    data.iter().map(|&b| if b < 0x80 { b as char } else { '\u{FFFD}' }).collect()
+    data.iter()
+        .map(|&b| if b < 0x80 { b as char } else { '\u{FFFD}' })
+        .collect()
 }
 
 /// `repr(bytes)`: `b'...'` (or `b"..."` when the bytes hold `'` and no `"`), with `\\t \\n \\r`,
 /// `\\\\`, the quote escaped and other bytes outside 0x20-0x7E as `\\xNN`.
 pub fn bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') { '"' } else { '\'' };
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut s = String::with_capacity(data.len() + 3);
     s.push('b');
     s.push(quote);

@@ -27,7 +27,12 @@ struct Lines {
 
 impl Lines {
     fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Lines { file: File::create(path)?, buf: Vec::with_capacity(WRITE_BLOCK + 4096), count: 0, error: None })
+        Ok(Lines {
+            file: File::create(path)?,
+            buf: Vec::with_capacity(WRITE_BLOCK + 4096),
+            count: 0,
+            error: None,
+        })
     }
 
     fn spill(&mut self) {
@@ -87,7 +92,13 @@ fn run(
                 }
             });
         };
-        let (mut sensor, error) = run_capture(Path::new(file), observer, organization, &mut emit, Some(&mut report));
+        let (mut sensor, error) = run_capture(
+            Path::new(file),
+            observer,
+            organization,
+            &mut emit,
+            Some(&mut report),
+        );
         if let Some(e) = interrupted.take() {
             return Err(Stop::Python(e));
         }
@@ -104,16 +115,24 @@ fn run(
     Ok((summary, log))
 }
 
-fn summary_dict<'py>(py: Python<'py>, s: &Summary, log: Vec<String>) -> PyResult<Bound<'py, PyDict>> {
+fn summary_dict<'py>(
+    py: Python<'py>,
+    s: &Summary,
+    log: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("files", s.files)?;
     d.set_item("packets", s.packets)?;
     d.set_item("bytes", s.bytes)?;
     d.set_item("flows", s.flows)?;
     d.set_item("events", s.events)?;
-    let pairs = |items: &[(String, u64)]| PyList::new(py, items.iter().map(|(k, n)| (k.as_str(), *n)));
+    let pairs =
+        |items: &[(String, u64)]| PyList::new(py, items.iter().map(|(k, n)| (k.as_str(), *n)));
     let triples = |items: &[((String, String), u64)]| {
-        PyList::new(py, items.iter().map(|((a, b), n)| (a.as_str(), b.as_str(), *n)))
+        PyList::new(
+            py,
+            items.iter().map(|((a, b), n)| (a.as_str(), b.as_str(), *n)),
+        )
     };
     d.set_item("messages", pairs(s.messages.items())?)?;
     d.set_item("sensor", pairs(s.sensor.items())?)?;
@@ -135,10 +154,21 @@ fn replay<'py>(
     organization: String,
     progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let result = py.allow_threads(|| run(&files, &out_dir, &observer, &organization, progress.as_ref()));
+    let result = py.allow_threads(|| {
+        run(
+            &files,
+            &out_dir,
+            &observer,
+            &organization,
+            progress.as_ref(),
+        )
+    });
     match result {
         Ok((summary, log)) => summary_dict(py, &summary, log),
-        Err(Stop::Io(e)) => Err(PyOSError::new_err(format!("{}: {e}", out_dir.join("events.jsonl").display()))),
+        Err(Stop::Io(e)) => Err(PyOSError::new_err(format!(
+            "{}: {e}",
+            out_dir.join("events.jsonl").display()
+        ))),
         Err(Stop::Python(e)) => Err(e),
     }
 }

@@ -10,6 +10,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Bytes of JSON lines gathered before a write to events.jsonl.
+const WRITE_BLOCK: usize = 1 << 20;
+
 fn fail(msg: &str) -> ! {
     eprintln!("icssa: error: {msg}");
     std::process::exit(2);
@@ -103,19 +106,22 @@ fn main() {
     let started = Instant::now();
     let file = std::fs::File::create(out_dir.join("events.jsonl"))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    let mut events_out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut events_out = file;
     let mut summary = Summary::default();
-    let mut line = Vec::with_capacity(4096);
+    // JSON lines gathered, written a block at a time
+    let mut buf = Vec::with_capacity(WRITE_BLOCK + 65536);
     let mut write_error = None;
     for path in &files {
         summary.files += 1;
         let mut emit = |event: icssa_core::event::Event| {
-            line.clear();
-            event.write_json(&mut line);
-            if let Err(e) = events_out.write_all(&line) {
-                write_error.get_or_insert(e);
-            }
+            event.write_json(&mut buf);
             summary.events += 1;
+            if buf.len() >= WRITE_BLOCK {
+                if let Err(e) = events_out.write_all(&buf) {
+                    write_error.get_or_insert(e);
+                }
+                buf.clear();
+            }
         };
         let (mut sensor, error) = run_capture(path, &observer, &org, &mut emit, None);
         for msg in sensor.take_log() {
@@ -124,7 +130,7 @@ fn main() {
         summary.errors.extend(error);
         summary.add(&sensor);
     }
-    if let Some(e) = write_error.or_else(|| events_out.flush().err()) {
+    if let Some(e) = write_error.or_else(|| events_out.write_all(&buf).err()) {
         fail(&format!("events.jsonl: {e}"));
     }
     let seconds = started.elapsed().as_secs_f64();

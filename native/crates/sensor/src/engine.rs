@@ -85,6 +85,11 @@ impl Sensor {
         self.ctx.events.len()
     }
 
+    /// `sensor.stats[name]` of one counter (0 when absent).
+    pub fn stat(&self, stat: crate::stats::Stat) -> u64 {
+        self.ctx.stats.get(stat)
+    }
+
     /// `sensor.stats`: counters in first-insertion order under Python's names.
     pub fn stats(&self) -> Vec<(&str, u64)> {
         self.ctx.stats.items()

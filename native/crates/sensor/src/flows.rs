@@ -119,7 +119,6 @@ pub struct Flow {
     pub parser: Option<Box<dyn Parser>>,
     pub proto: Proto,
     pub probes: u32,
-    pub first_ns: i128,
     pub last_ns: i128,
     pub closing: bool,
     /// per direction (index 1 = to server): the envelope of its events, made once
@@ -143,7 +142,6 @@ impl Flow {
             parser: None,
             proto: Proto::Undecided,
             probes: 0,
-            first_ns: ts_ns,
             last_ns: ts_ns,
             closing: false,
             env: [None, None],

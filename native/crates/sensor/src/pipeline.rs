@@ -5,6 +5,7 @@
 use crate::capture::{open_capture, strerror};
 use crate::engine::Sensor;
 use crate::output::Tally;
+use crate::stats::Stat;
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
 use icssa_core::event::Event;
@@ -160,16 +161,9 @@ pub struct Summary {
 impl Summary {
     /// Adds a capture's sensor counters (`Summary.add`).
     pub fn add(&mut self, sensor: &Sensor) {
-        let stats = sensor.stats();
-        let stat = |name: &str| {
-            stats
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map_or(0, |(_, v)| *v)
-        };
-        self.packets += stat("packets");
-        self.bytes += stat("bytes");
-        self.flows += stat("flows");
+        self.packets += sensor.stat(Stat::Packets);
+        self.bytes += sensor.stat(Stat::Bytes);
+        self.flows += sensor.stat(Stat::Flows);
         for (dataset, n) in sensor.messages() {
             self.messages.add((*dataset).to_owned(), *n);
         }
@@ -180,7 +174,7 @@ impl Summary {
             self.parse_errors
                 .add((dataset.to_owned(), reason.to_owned()), n);
         }
-        for (name, n) in stats {
+        for (name, n) in sensor.stats() {
             self.sensor.add(name.to_owned(), n);
         }
     }

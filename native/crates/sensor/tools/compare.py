@@ -69,7 +69,8 @@ def run_python(files: list[Path], out: Path, protocols: list[str] | None) -> tup
     log.addHandler(handler)
     log.propagate = False
     try:
-        summary = replay(files, out, analytics=Analytics(enabled=False))
+        # the Python path itself: replay would pick the installed native module otherwise
+        summary = replay(files, out, analytics=Analytics(enabled=False), engine="python")
     finally:
         log.removeHandler(handler)
     return summary_json(summary), handler.lines
