@@ -255,14 +255,28 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// A JSON string as orjson writes it: `"` and `\` escaped, control characters as `\b \t \n \f \r`
-/// or `\u00XX`; everything else (DEL, non-ASCII) as its UTF-8 bytes.
+/// Bytes a JSON string must escape: control characters, `"` and `\\`.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// A JSON string as orjson writes it: `"` and `\\` escaped, control characters as `\\b \\t \\n \\f \\r`
+/// or `\\u00XX`; everything else (DEL, non-ASCII) as its UTF-8 bytes.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     for (i, &c) in bytes.iter().enumerate() {
-        if c >= 0x20 && c != b'"' && c != b'\\' {
+        if !ESCAPE[c as usize] {
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);
