@@ -10,7 +10,8 @@ Reads a Python ``events.jsonl`` (as ``icssa replay`` writes it), feeds every eve
   destination, ``zone_of`` asked right after the event was observed (every ``--zone-every``
   events);
 - ``zones_end.json``: ``zone_of`` of every address of the events at the end, asked before
-  and after the assets were read out (a snapshot then answers); both must agree.
+  and after the assets were read out (a snapshot then answers); both must agree;
+- ``stats.json``: ``AssetMap.stats``.
 
 Run from the repository root: ``python native/tools/assetmap_ref.py EVENTS --out DIR``.
 """
@@ -68,7 +69,7 @@ def main() -> int:
     write_json(args.out / "graph.json", amap.graph_node_link())
     write_json(args.out / "findings.json", amap.findings())
     (args.out / "zones_end.json").write_bytes(orjson.dumps({"before": before, "after": after}))
-    sys.stderr.write(orjson.dumps(amap.stats).decode() + "\n")
+    (args.out / "stats.json").write_bytes(orjson.dumps(amap.stats))
     return 0
 
 
