@@ -7,6 +7,10 @@ Python one by differential tests (``tests/test_native.py``). ``--engine`` choose
 |---|---|
 | ``auto`` (default) | native when the module is installed and covers the run, else Python |
 | ``native`` | native, or one clear error when the module is missing or the run needs Python |
+
+The native core covers every run whose asset map uses the default vendor table (what
+``assetmap.native.config_of`` accepts); the site file, the advisories and the rules are read by
+Python and handed over as JSON documents.
 | ``python`` | the Python path (the reference) |
 
 ``scripts/build-native.sh`` builds and installs the module (``make install`` / ``make test``).
@@ -17,9 +21,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 if TYPE_CHECKING:
     from icssa.pipeline import Analytics, Progress, Summary
@@ -42,30 +49,56 @@ def module() -> ModuleType | None:
     return icssa_native
 
 
-def unsupported(analytics: Analytics) -> str | None:
-    """Why this run needs the Python path, or None when the native core covers it."""
-    if analytics.enabled:
-        return "the native core does not run the asset map and correlation yet (use --events-only)"
-    return None
+@dataclass
+class Native:
+    """A run the native core covers: its module and, with analytics, their two documents."""
+
+    module: ModuleType
+    #: (asset map configuration, rules document) as JSON texts; None for ``--events-only``
+    documents: tuple[str, str] | None = None
+    #: rule files the Python loader refused (``file:line: message``), as the Python path reports
+    rule_errors: list[str] = field(default_factory=list)
 
 
-def choose(engine: str, analytics: Analytics) -> ModuleType | None:
-    """The native module to run with, or None for the Python path."""
+def plan(native: ModuleType, analytics: Analytics) -> Native | str:
+    """The native run of ``analytics``, or why it needs the Python path."""
+    if not analytics.enabled:
+        return Native(native)
+    from assetmap.native import config_of
+    from correlation.loader import DEFAULT_RULES, load_directory
+    from correlation.native import document
+
+    amap = analytics.asset_map()
+    assert amap is not None
+    try:
+        config = config_of(amap)
+    except ValueError as exc:
+        return str(exc)
+    rules, errors = load_directory(analytics.rules or DEFAULT_RULES)
+    texts = (orjson.dumps(config).decode(), orjson.dumps(document(rules, errors)).decode())
+    return Native(native, texts, [f"{e.file}:{e.line}: {e.message}" for e in errors])
+
+
+def choose(engine: str, analytics: Analytics) -> Native | None:
+    """The native run to make, or None for the Python path."""
     if engine not in ENGINES:
         raise EngineUnavailable(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
     if engine == "python":
         return None
     native = module()
-    why = "the native core is not installed (run scripts/build-native.sh)" if native is None else unsupported(analytics)
-    if why is None:
-        return native
+    why = "the native core is not installed (run scripts/build-native.sh)" if native is None else None
+    if native is not None:
+        run = plan(native, analytics)
+        if isinstance(run, Native):
+            return run
+        why = run
     if engine == "native":
         raise EngineUnavailable(f"--engine native: {why}")
     return None
 
 
 def replay(
-    native: ModuleType,
+    native: Native,
     files: Sequence[Path],
     out_dir: Path,
     observer: str,
@@ -77,8 +110,9 @@ def replay(
 
     bars = _Bars(files, progress_factory) if progress_factory else None
     try:
-        result: dict[str, Any] = native.replay(
-            [str(p) for p in files], str(out_dir), observer, organization, bars.update if bars else None
+        result: dict[str, Any] = native.module.replay(
+            [str(p) for p in files], str(out_dir), observer, organization, bars.update if bars else None,
+            native.documents,
         )
     finally:
         if bars:
@@ -87,13 +121,14 @@ def replay(
         log.warning("%s", line)
     s = Summary(
         files=result["files"], packets=result["packets"], bytes=result["bytes"], flows=result["flows"],
-        events=result["events"],
+        events=result["events"], alerts=result.get("alerts", 0), assets=result.get("assets", 0),
     )
     s.messages = Counter(dict(result["messages"]))
     s.actions = Counter({(d, a): n for d, a, n in result["actions"]})
     s.parse_errors = Counter({(d, r): n for d, r, n in result["parse_errors"]})
     s.sensor = Counter(dict(result["sensor"]))
     s.errors = list(result["errors"])
+    s.rule_errors = list(native.rule_errors)
     return s
 
 

@@ -185,7 +185,8 @@ def replay(
     if native is not None:
         started = time.perf_counter()
         summary = native_core.replay(native, expand(paths), out_dir, observer, organization, progress_factory)
-        write_empty_analytics(out_dir)
+        if native.documents is None:
+            write_empty_analytics(out_dir)
         summary.seconds = time.perf_counter() - started
         return summary
     # events are short-lived acyclic dicts: collect cycles rarely (the analytics' state is

@@ -2,9 +2,11 @@
 
 The Python pipeline is the reference; ``icssa_native`` (``native/``, built by
 ``scripts/build-native.sh``) is a second implementation. Every test runs both on the same input
-and compares the files they write and the counters they report: real captures, every sample
-capture alone, and hypothesis-mutated captures (flipped, cut and inserted bytes) so that hostile
-input takes the same paths in both.
+and compares the four files they write and the counters they report: real captures, every
+sample capture alone, the benchmark's mixed capture, hypothesis-mutated captures (flipped, cut
+and inserted bytes) so that hostile input takes the same paths in both; with the analytics
+(asset map, correlation) and without them (``--events-only``), with a site file, with other
+advisories and with a rules folder holding a broken rule.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import sys
 from pathlib import Path
 
 import icssa_native  # the suite needs the native core: scripts/install-deps.sh builds it
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assetmap import AdvisoryStore, AssetMap, Site
+from assetmap.native import config_of
 from icssa.cli import main
 from icssa.native import EngineUnavailable
 from icssa.pipeline import Analytics, Summary, replay
@@ -29,6 +34,7 @@ SAMPLES = sorted((ROOT / "pcaps").glob("*.pcap*"))
 SHARED_CAPTURES = sorted(SHARED.rglob("*.pcap*"))
 OUTPUTS = ("events.jsonl", "alerts.jsonl", "assets.json", "graph.json")
 EVENTS_ONLY = Analytics(enabled=False)
+FULL = Analytics()
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,7 @@ def both(paths: list[Path], tmp: Path, analytics: Analytics = EVENTS_ONLY) -> tu
 def assert_same(py: Summary, nat: Summary, tmp: Path) -> None:
     for name in OUTPUTS:
         assert (tmp / "native" / name).read_bytes() == (tmp / "python" / name).read_bytes(), name
-    for counter in ("files", "packets", "bytes", "flows", "events", "errors"):
+    for counter in ("files", "packets", "bytes", "flows", "events", "alerts", "assets", "errors", "rule_errors"):
         assert getattr(nat, counter) == getattr(py, counter), counter
     assert nat.messages == py.messages
     assert nat.actions == py.actions
@@ -61,22 +67,56 @@ def assert_same(py: Summary, nat: Summary, tmp: Path) -> None:
 
 
 @pytest.mark.parametrize("capture", SAMPLES + SHARED_CAPTURES, ids=lambda p: p.name)
-def test_each_capture_gives_the_same_events(capture: Path, tmp_path: Path) -> None:
-    py, nat = both([capture], tmp_path)
+@pytest.mark.parametrize("analytics", [FULL, EVENTS_ONLY], ids=["full", "events-only"])
+def test_each_capture_gives_the_same_outputs(capture: Path, analytics: Analytics, tmp_path: Path) -> None:
+    py, nat = both([capture], tmp_path, analytics)
     assert py.events > 0  # a capture without events would prove nothing
     assert_same(py, nat, tmp_path)
 
 
-def test_folders_in_one_run_give_the_same_events(tmp_path: Path) -> None:
-    """Several captures in one run: ids, flows and counters accumulate the same way."""
-    py, nat = both([ROOT / "pcaps", *SHARED_CAPTURES], tmp_path)
+@pytest.mark.parametrize("analytics", [FULL, EVENTS_ONLY], ids=["full", "events-only"])
+def test_folders_in_one_run_give_the_same_outputs(analytics: Analytics, tmp_path: Path) -> None:
+    """Several captures in one run: ids, flows, assets, alerts and counters accumulate alike."""
+    py, nat = both([ROOT / "pcaps", *SHARED_CAPTURES], tmp_path, analytics)
     assert py.files == len(SAMPLES) + len(SHARED_CAPTURES)
+    assert analytics is EVENTS_ONLY or (py.alerts > 0 and py.assets > 0)
     assert_same(py, nat, tmp_path)
 
 
-def test_the_benchmark_capture_gives_the_same_events(mixed: Path, tmp_path: Path) -> None:
-    py, nat = both([mixed], tmp_path)
+def test_a_site_file_and_other_advisories_give_the_same_outputs(tmp_path: Path) -> None:
+    """Zones (exposure findings, cross-zone rules) and an advisory that matches the sample PLC."""
+    advisories = tmp_path / "advisories.yaml"
+    advisories.write_text(
+        "advisories:\n"
+        "  - id: LOCAL-1\n"
+        "    title: any Siemens S7 CPU\n"
+        "    affected:\n"
+        "      - vendor: Siemens\n"
+        "        products: ['.*']\n"
+    )
+    analytics = Analytics(site=Site.load(ROOT / "pcaps" / "site.yaml"), advisories=AdvisoryStore.load([advisories]))
+    py, nat = both([ROOT / "pcaps"], tmp_path, analytics)
+    assets = (tmp_path / "python" / "assets.json").read_text()
+    assert '"zone": "enterprise"' in assets and "LOCAL-1" in assets  # both took effect
+    assert_same(py, nat, tmp_path)
+
+
+def test_a_rules_folder_with_a_broken_rule_gives_the_same_outputs(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for name in ("modbus-coil-write.yaml", "modbus-function-code-scan.yaml", "s7-plc-stop.yaml"):
+        (rules / name).write_bytes((ROOT / "rules" / name).read_bytes())
+    (rules / "broken.yaml").write_text("id: broken\nmatch: [not, a, mapping]\n")
+    analytics = Analytics(rules=rules)
+    py, nat = both([ROOT / "pcaps"], tmp_path / "out", analytics)
+    assert py.rule_errors and py.alerts > 0
+    assert_same(py, nat, tmp_path / "out")
+
+
+def test_the_benchmark_capture_gives_the_same_outputs(mixed: Path, tmp_path: Path) -> None:
+    py, nat = both([mixed], tmp_path, FULL)
     assert py.packets == 20_000 and {"modbus", "s7comm", "opcua"} <= set(py.messages)
+    assert py.alerts > 0
     assert_same(py, nat, tmp_path)
 
 
@@ -108,7 +148,7 @@ def test_mutated_captures_give_the_same_events(capture: Path, seed: int, edits: 
     tmp = tmp_path_factory.mktemp("mutated")
     bad = tmp / capture.name
     bad.write_bytes(mutate(capture.read_bytes(), seed, edits))
-    py, nat = both([bad], tmp)
+    py, nat = both([bad], tmp, FULL)
     assert_same(py, nat, tmp)
 
 
@@ -144,6 +184,15 @@ def test_an_unwritable_folder_is_an_os_error(tmp_path: Path) -> None:
     (blocked / "events.jsonl").mkdir(parents=True)  # a folder where the file should go
     with pytest.raises(OSError, match="events.jsonl"):
         icssa_native.replay([str(SAMPLES[0])], str(blocked), "replay", "default")
+
+
+def test_documents_the_native_core_cannot_run_are_value_errors(tmp_path: Path) -> None:
+    config = orjson.dumps(config_of(AssetMap())).decode()
+    run = [str(SAMPLES[0])], str(tmp_path), "replay", "default", None
+    with pytest.raises(ValueError, match="rules"):
+        icssa_native.replay(*run, (config, "[1, 2"))
+    with pytest.raises(ValueError, match="fingerprints"):
+        icssa_native.replay(*run, ('{"max_assets": 10}', "{}"))
 
 
 def test_engine_choice_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,9 @@ whole rule set: events of the cases and of ``--sample`` (an events.jsonl), mutat
 dropped or given other types, other datasets and organizations, odd timestamps, jumps in time)
 from a fixed ``--seed``; ``--small-caps`` runs the streams with every table capped small
 (``Limits`` and the module caps of ``correlation.alerts`` / ``correlation.engine``), written in
-``limits`` for the native engine to use the same.
+``limits`` for the native engine to use the same; ``--twins`` adds to the rule set a copy of
+every rule under another id, title and severity (same logic: each detector then serves two
+rules, and raises both rules' alerts).
 
     python native/tools/correlation_ruletests.py --out /tmp/corr/cases.jsonl
     python native/tools/correlation_ruletests.py --streams 200 --seed 7 --sample EVENTS --out FILE
@@ -40,14 +42,13 @@ for p in (ROOT, TOOLS):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from correlation_rules import document, network  # noqa: E402
-
 import correlation.alerts as alerts_mod  # noqa: E402
 import correlation.engine as engine_mod  # noqa: E402
 from correlation import Engine, Limits, StaticZones, load_directory, load_file  # noqa: E402
 from correlation.fields import iso  # noqa: E402
 from correlation.loader import DEFAULT_RULES  # noqa: E402
 from correlation.model import Rule  # noqa: E402
+from correlation.native import document, network  # noqa: E402
 from correlation.ruletests import expand_case  # noqa: E402
 
 SMALL_CAPS = {
@@ -233,6 +234,15 @@ def stream(pool: list[dict[str, Any]], rng: random.Random, length: int) -> list[
     return out[:length]
 
 
+def twin(rule: Rule) -> Rule:
+    """The rule under another id, title and severity (the same logic)."""
+    other = copy.copy(rule)
+    other.id = f"{rule.id}-twin"
+    other.title = f"{rule.title} (twin)"
+    other.severity = min(100, rule.severity + 1)
+    return other
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rules", type=Path, default=DEFAULT_RULES, help="rules folder (default: rules/)")
@@ -242,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sample", type=Path, help="an events.jsonl whose events join the streams' pool")
     ap.add_argument("--small-caps", action="store_true", help="run the streams with every table capped small")
+    ap.add_argument("--twins", action="store_true", help="every rule twice (under two ids) in the streams")
     args = ap.parse_args(argv)
     pool: list[dict[str, Any]] = []
     all_zones: dict[str, Any] = {}
@@ -264,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with open(args.sample, "rb") as fh:
                     pool.extend(orjson.loads(x) for x in fh if x.strip())
             rules, _ = load_directory(args.rules)
+            if args.twins:
+                rules = rules + [twin(r) for r in rules]
             rng = random.Random(args.seed)
             limits = SMALL_CAPS if args.small_caps else None
             for s in range(args.streams):

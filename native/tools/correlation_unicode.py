@@ -5,13 +5,16 @@ string escapes the characters that are not printable in the Unicode database of 
 that runs the engine; the clock reads the fraction of a timestamp with ``str.isdecimal`` and
 ``int``, which take every Unicode decimal digit. This tool writes the characters above U+007F
 that are not printable (sorted ranges) and the zero of every run of decimal digits, from the
-running Python's ``unicodedata``: run it with the Python the reference outputs come from.
+running Python's ``unicodedata``: run it with the Python the reference outputs come from (and
+``rustfmt`` on the PATH, which lays the tables out as ``cargo fmt`` does).
 
     python native/tools/correlation_unicode.py
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import unicodedata
 from pathlib import Path
@@ -65,6 +68,9 @@ def main() -> int:
     lines += [f"    0x{z:X}," for z in zeros]
     lines += ["];", ""]
     OUT.write_text("\n".join(lines))
+    rustfmt = shutil.which("rustfmt")
+    if rustfmt is not None:  # the layout `cargo fmt` keeps
+        subprocess.run([rustfmt, "--edition", "2021", str(OUT)], check=True)
     return 0
 
 

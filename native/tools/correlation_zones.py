@@ -10,7 +10,9 @@ a recorder. Every ``zone_of(ip)`` call is written, in call order, as one JSON li
 
 which is what ``ZoneCache.miss`` makes of the answer: the native engine's parity context
 replays these answers and checks it asks about the same addresses in the same order.
-``--alerts`` also writes the alerts (to check the replay against the pipeline's alerts.jsonl).
+``--alerts`` also writes the alerts (to check the replay against the pipeline's alerts.jsonl);
+``--zone-cache N`` runs with a zone cache of N answers (``correlation.engine.ZONE_CACHE``), so
+that it fills and is cleared often: the native run must then ask exactly as often.
 
     python native/tools/correlation_zones.py /work/notes/ref/pcaps/events.jsonl --zones /tmp/z.jsonl
 """
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import correlation.engine as engine_mod  # noqa: E402
 from correlation import Engine  # noqa: E402
 from correlation.context import ZoneContext  # noqa: E402
 from icssa.pipeline import Analytics  # noqa: E402
@@ -66,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--zones", type=Path, required=True, help="write the zone answers here")
     ap.add_argument("--alerts", type=Path, help="also write the alerts here")
     ap.add_argument("--rules", type=Path, help="rules folder (default: rules/)")
+    ap.add_argument("--zone-cache", type=int, help="zone answers kept (default: the engine's)")
     args = ap.parse_args(argv)
+    if args.zone_cache is not None:
+        engine_mod.ZONE_CACHE = args.zone_cache
     amap = Analytics().asset_map()
     assert amap is not None
     with open(args.zones, "wb") as zones, open(args.alerts or "/dev/null", "wb") as alerts_out:

@@ -1,62 +1,35 @@
 //! The Python module `icssa_native`: icssa's replay path in native code.
 //!
-//! `replay(files, out_dir, observer, organization, progress=None)` streams the captures
-//! through the native sensor and writes `out_dir/events.jsonl`, byte for byte what the Python
-//! path writes, without holding the GIL; it returns the run's counters as a dict for
-//! `icssa.native` to turn into a `Summary`. `progress(file_index, bytes_done)` is called
-//! every 1024 packets; an exception it raises (Ctrl-C) stops the run and propagates.
+//! `replay(files, out_dir, observer, organization, progress=None, analytics=None)` streams
+//! the captures through the native sensor and writes `out_dir/events.jsonl`, byte for byte
+//! what the Python path writes, without holding the GIL. With `analytics`, a pair of JSON
+//! documents (the asset map's configuration from `assetmap.native.config_of`, the rules from
+//! `correlation.native.rules_document`), every event also goes to the native asset map and
+//! correlation engine, as `icssa/pipeline.py` does, and `alerts.jsonl`, `assets.json` and
+//! `graph.json` are written too. It returns the run's counters as a dict for `icssa.native`
+//! to turn into a `Summary`. `progress(file_index, bytes_done)` is called every 1024 packets;
+//! an exception it raises (Ctrl-C) stops the run and propagates.
 
+mod analytics;
+mod lines;
+
+use analytics::Analytics;
 use icssa_sensor::pipeline::{run_capture, Summary};
-use pyo3::exceptions::PyOSError;
+use lines::Lines;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Bytes of JSON lines gathered before a write to the file.
-const WRITE_BLOCK: usize = 1 << 20;
-
-/// Buffered JSON lines; the first I/O error is kept and stops further writes.
-struct Lines {
-    file: File,
-    buf: Vec<u8>,
-    count: u64,
-    error: Option<std::io::Error>,
-}
-
-impl Lines {
-    fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Lines {
-            file: File::create(path)?,
-            buf: Vec::with_capacity(WRITE_BLOCK + 4096),
-            count: 0,
-            error: None,
-        })
-    }
-
-    fn spill(&mut self) {
-        if self.error.is_none() {
-            if let Err(e) = self.file.write_all(&self.buf) {
-                self.error = Some(e);
-            }
-        }
-        self.buf.clear();
-    }
-
-    fn close(mut self) -> std::io::Result<u64> {
-        self.spill();
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(self.count),
-        }
-    }
-}
 
 enum Stop {
     Io(std::io::Error),
+    Config(String),
     Python(PyErr),
 }
+
+/// What a run gives back: the sensor's counters, its log lines, and (alerts, assets) when
+/// the analytics ran.
+type Outcome = (Summary, Vec<String>, Option<(u64, usize)>);
 
 fn run(
     files: &[String],
@@ -64,7 +37,18 @@ fn run(
     observer: &str,
     organization: &str,
     progress: Option<&PyObject>,
-) -> Result<(Summary, Vec<String>), Stop> {
+    analytics: Option<(&str, &str)>,
+) -> Result<Outcome, Stop> {
+    // made here, in the thread that runs without the GIL: the engine's state is not Send
+    let mut analytics = match analytics {
+        Some((config, rules)) => {
+            Some(Analytics::new(config, rules, out_dir).map_err(|e| match e {
+                analytics::Error::Config(msg) => Stop::Config(msg),
+                analytics::Error::Io(e) => Stop::Io(e),
+            })?)
+        }
+        None => None,
+    };
     let mut events = Lines::create(&out_dir.join("events.jsonl")).map_err(Stop::Io)?;
     let mut summary = Summary::default();
     let mut interrupted: Option<PyErr> = None;
@@ -73,9 +57,9 @@ fn run(
         summary.files += 1;
         let mut emit = |event: icssa_core::event::Event| {
             event.write_json(&mut events.buf);
-            events.count += 1;
-            if events.buf.len() >= WRITE_BLOCK {
-                events.spill();
+            events.added();
+            if let Some(a) = analytics.as_mut() {
+                a.event(&event);
             }
         };
         let mut report = |done: u64| {
@@ -107,19 +91,23 @@ fn run(
         }
         summary.add(&sensor);
         log.extend(sensor.take_log());
-        if let Some(e) = events.error.take() {
+        if let Some(e) = events.take_error() {
             return Err(Stop::Io(e));
         }
     }
     summary.events = events.close().map_err(Stop::Io)?;
-    Ok((summary, log))
+    let counts = match analytics.as_mut() {
+        Some(a) => {
+            a.finish(out_dir).map_err(Stop::Io)?;
+            Some((a.alerts(), a.assets()))
+        }
+        None => None,
+    };
+    Ok((summary, log, counts))
 }
 
-fn summary_dict<'py>(
-    py: Python<'py>,
-    s: &Summary,
-    log: Vec<String>,
-) -> PyResult<Bound<'py, PyDict>> {
+fn summary_dict<'py>(py: Python<'py>, outcome: Outcome) -> PyResult<Bound<'py, PyDict>> {
+    let (s, log, counts) = outcome;
     let d = PyDict::new(py);
     d.set_item("files", s.files)?;
     d.set_item("packets", s.packets)?;
@@ -140,12 +128,19 @@ fn summary_dict<'py>(
     d.set_item("parse_errors", triples(s.parse_errors.items())?)?;
     d.set_item("errors", PyList::new(py, &s.errors)?)?;
     d.set_item("log", PyList::new(py, log)?)?;
+    if let Some((alerts, assets)) = counts {
+        d.set_item("alerts", alerts)?;
+        d.set_item("assets", assets)?;
+    }
     Ok(d)
 }
 
-/// Replays `files` (already expanded, in order) into `out_dir/events.jsonl`.
+/// Replays `files` (already expanded, in order) into `out_dir`: `events.jsonl`, and with
+/// `analytics` (asset map configuration JSON, rules document JSON) the other three files.
+/// ValueError: a configuration or rules document the native core cannot run; OSError: a file
+/// that cannot be written (named in the message).
 #[pyfunction]
-#[pyo3(signature = (files, out_dir, observer, organization, progress=None))]
+#[pyo3(signature = (files, out_dir, observer, organization, progress=None, analytics=None))]
 fn replay<'py>(
     py: Python<'py>,
     files: Vec<String>,
@@ -153,7 +148,9 @@ fn replay<'py>(
     observer: String,
     organization: String,
     progress: Option<PyObject>,
+    analytics: Option<(String, String)>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let analytics = analytics.as_ref().map(|(c, r)| (c.as_str(), r.as_str()));
     let result = py.allow_threads(|| {
         run(
             &files,
@@ -161,14 +158,13 @@ fn replay<'py>(
             &observer,
             &organization,
             progress.as_ref(),
+            analytics,
         )
     });
     match result {
-        Ok((summary, log)) => summary_dict(py, &summary, log),
-        Err(Stop::Io(e)) => Err(PyOSError::new_err(format!(
-            "{}: {e}",
-            out_dir.join("events.jsonl").display()
-        ))),
+        Ok(outcome) => summary_dict(py, outcome),
+        Err(Stop::Io(e)) => Err(PyOSError::new_err(e.to_string())),
+        Err(Stop::Config(msg)) => Err(PyValueError::new_err(msg)),
         Err(Stop::Python(e)) => Err(e),
     }
 }
