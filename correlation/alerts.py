@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from correlation.document import Parts, document
+from correlation.fields import NAN_BEFORE, time_order
 from correlation.model import Rule
 
 MAX_EVIDENCE = 50
@@ -238,7 +239,10 @@ class AlertBook:
         alert.seq = self._seq
         ident = (rule.id, key)
         self.open[ident] = alert
-        heapq.heappush(self._heap, (alert.deadline, alert.seq, ident))
+        deadline = alert.deadline
+        if deadline != deadline:  # the time of the event was a NaN
+            deadline = time_order(deadline)
+        heapq.heappush(self._heap, (deadline, alert.seq, ident))
         return alert
 
     def emit_now(self, alert: OpenAlert | Fanout) -> None:
@@ -259,6 +263,8 @@ class AlertBook:
         """Close every alert whose window ended before ``now``."""
         heap = self._heap
         while heap and heap[0][0] < now:
+            if heap[0][0] is NAN_BEFORE:
+                break  # first in the heap (fields.time_order), it never passes: nothing does
             _, seq, ident = heapq.heappop(heap)
             alert = self.open.get(ident)
             if alert is not None and alert.seq == seq:

@@ -73,6 +73,19 @@ class FirstSeenDetector(Detector):
 
 _NEW: Any = object()
 
+#: 2 ** 63: window numbers are signed 64-bit ints, as the native engine holds them
+_I64 = 9_223_372_036_854_775_808.0
+
+
+def _number(q: float) -> int:
+    """The window number of ``q = t // window``: beyond the 64-bit range, its bound; NaN (a NaN
+    or infinite time) is window 0 (the native engine's saturating cast)."""
+    if -_I64 <= q < _I64:
+        return int(q)
+    if q != q:
+        return 0
+    return (1 << 63) - 1 if q > 0 else -(1 << 63)
+
 
 class RateDetector(Detector):
     """Fixed windows. Per group: ``[last seen, window number, count, learned peak, learning?,
@@ -91,7 +104,7 @@ class RateDetector(Detector):
         # one more event in the current window of a group learning its peak (see handle)
         return [
             f"st = {const(self.groups)}.get({key})",
-            f"if st is not None and st[4] and st[1] == int(t // {const(self.spec.window)}):",
+            f"if st is not None and st[4] and st[1] == t // {const(self.spec.window)}:",
             "    st[0] = t",
             "    st[2] += 1",
             "else:",
@@ -101,10 +114,14 @@ class RateDetector(Detector):
     def handle(self, e: Mapping[str, Any], t: float, ts: str, eid: Any, key: Key | None) -> None:
         if key is None:
             key = self.primary(e)
-        window = int(t // self.spec.window)
+        # the window number: ``t // window`` (a whole float) equals the int the group holds
+        # exactly when it is that window; else its number as a 64-bit int (see _number)
+        q = t // self.spec.window
         st = self.groups.get(key)
-        if st is None or st[1] != window:
-            st = self._window(key, t, window, st)
+        if st is None or st[1] != q:
+            window = _number(q)
+            if st is None or st[1] != window:
+                st = self._window(key, t, window, st)
         st[0] = t
         st[2] += 1
         if st[4]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from correlation.alerts import AlertBook, Fanout, OpenAlert
-from correlation.fields import Getter, KeyFn, hashable
+from correlation.fields import Getter, KeyFn, hashable, time_order
 from correlation.model import Rule
 
 Key = tuple[Any, ...]
@@ -335,7 +335,7 @@ class ThresholdDetector(Detector):
             del tracker[v]
         if len(tracker) < self.count:
             return
-        self._fire(e, t, ts, key, st, sorted(tracker.values(), key=lambda entry: entry[0]), list(tracker))
+        self._fire(e, t, ts, key, st, sorted(tracker.values(), key=lambda entry: time_order(entry[0])), list(tracker))
 
     def _fire(self, e: Mapping[str, Any], t: float, ts: str, key: Key, st: list[Any], evidence: list[Any], values: list[Any]) -> None:
         st[1].clear()

@@ -12,10 +12,11 @@ once and calls them (``detectors``). Alerts are aggregated and leave through ``p
 their window has passed in event time, or through ``flush``. The event's time is parsed only
 when some matcher holds.
 
-Group keys always start with ``organization.id``: tenants never share state. The baseline of
-first-seen and rate rules starts, per organization, at that organization's first event (the
-organization object of the latest event is remembered by identity: the sensor shares one per
-organization and never changes it).
+Group keys always start with ``organization.id`` (as ``fields.hashable`` holds values: an id
+that is a list or a mapping, from events read off the bus, is a tenant too): tenants never
+share state. The baseline of first-seen and rate rules starts, per organization, at that
+organization's first event (the organization object of the latest event is remembered by
+identity: the sensor shares one per organization and never changes it).
 
 Memory does not grow with the stream: every table is capped, and the oldest entries go first
 (``tests/test_correlation_bounds.py`` drives each cap with ever new hosts and values).
@@ -48,10 +49,12 @@ from correlation.detectors import Detector, Env, Limits, MatchDetector, Sequence
 from correlation.fields import (
     MISSING,
     PLAIN_KEYS,
+    SIMPLE,
     Clock,
     Getter,
     KeyFn,
     getter,
+    hashable,
     is_nested,
     iso,
     make_keyfn,
@@ -253,6 +256,8 @@ class Engine:
         object of the latest event is remembered: the sensor shares one per organization, so
         the next events need not look it up again."""
         oid = org.get("id") if org.__class__ is dict else None
+        if oid.__class__ is not str and oid.__class__ not in SIMPLE:
+            oid = hashable(oid)  # a list or a mapping: as group keys hold it (key[0])
         if oid not in self._org_start:
             t = self.clock.seconds(ts)
             if t is None:

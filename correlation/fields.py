@@ -8,6 +8,7 @@ of the values found in its elements: conditions on it hold when any element sati
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -220,11 +221,62 @@ class Clock:
         return t
 
 
+#: the microseconds ``iso`` writes a time with are a signed 64-bit integer (as the native engine
+#: holds them): times beyond are written as its bounds, 294247-01-10T04:00:54.775807Z and
+#: -290308-12-21T19:59:05.224192Z
+_MICROS_MAX = (1 << 63) - 1
+_MICROS_MIN = -(1 << 63)
+
+
 def iso(t: float) -> str:
-    """Seconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (the sensor's format)."""
-    micros = round(t * 1_000_000)
+    """Seconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (the sensor's format; a numeric
+    ``@timestamp`` of any size gives a text: see ``_MICROS_MAX``; NaN and infinite times, and
+    those whose microseconds overflow a float, are written as the epoch)."""
+    try:
+        micros = round(t * 1_000_000)
+    except (ValueError, OverflowError):
+        micros = 0
+    if not _MICROS_MIN <= micros <= _MICROS_MAX:
+        micros = _MICROS_MAX if micros > 0 else _MICROS_MIN
     sec, frac = divmod(micros, 1_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:06d}Z"
+
+
+class _NaNTime:
+    """A NaN time (a NaN ``@timestamp`` given as a number) where times are ordered (alert
+    deadlines, threshold evidence), placed as the native engine places it (``f64::total_cmp``):
+    a positive NaN after every time, a negative one before; equal to itself only."""
+
+    __slots__ = ("after",)
+
+    def __init__(self, after: bool) -> None:
+        self.after = after
+
+    def __lt__(self, other: object) -> bool:
+        return other is not self and not self.after
+
+    def __gt__(self, other: object) -> bool:
+        return other is not self and self.after
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "+nan" if self.after else "-nan"
+
+
+NAN_AFTER = _NaNTime(True)
+NAN_BEFORE = _NaNTime(False)
+
+
+def time_order(t: float) -> Any:
+    """``t`` as ordered times hold it: itself, or for a NaN ``NAN_AFTER`` / ``NAN_BEFORE`` by
+    its sign (Python's ``<`` on NaN is always false, which sorts and heaps cannot use)."""
+    if t == t:
+        return t
+    return NAN_AFTER if math.copysign(1.0, t) > 0 else NAN_BEFORE
 
 
 def _parse_iso(ts: str) -> float | None:
@@ -275,7 +327,11 @@ def make_keyfn(fields: tuple[str, ...], getter_for: Callable[[str], Getter]) -> 
     lines = ["def _make(_M, _S, _h, " + ", ".join(f"g{i}" for i in range(len(fields))) + "):" if fields else "def _make(_M, _S, _h):"]
     lines.append("    def key(e):")
     lines.append("        o = e.get('organization')")
-    parts = ["(o.get('id') if o.__class__ is dict else None)"]
+    lines.append("        o = o.get('id') if o.__class__ is dict else None")
+    # an id that is a list or a mapping (events from anywhere) as keys hold values
+    lines.append("        if o.__class__ is not str and o.__class__ not in _S:")
+    lines.append("            o = _h(o)")
+    parts = ["o"]
     for i, f in enumerate(fields):
         consts.append(getter_for(f))
         load = f"g{i}(e)" if f.startswith("context.") else inline_load(f, f"g{i}")

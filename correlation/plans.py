@@ -71,6 +71,9 @@ class _Gen:
             self.org = True
             self.emit("org = e.get('organization')")
             self.emit("org = org.get('id') if org.__class__ is dict else None")
+            # an id that is a list or a mapping (events from anywhere) as keys hold values
+            self.emit("if org.__class__ is not str and org.__class__ not in _S:")
+            self.emit("    org = _h(org)")
         parts = ["org"]
         for path in fields:
             n = self.normal.get(path)
