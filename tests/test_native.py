@@ -203,3 +203,16 @@ def test_engine_choice_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: py
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "--engine fast" in lines[0]
+
+
+def test_without_the_native_core_auto_runs_python_and_native_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "icssa_native", None)  # import fails: not installed
+    summary = replay(SAMPLES[:1], tmp_path / "auto", analytics=FULL)
+    assert summary.events > 0 and (tmp_path / "auto" / "events.jsonl").stat().st_size > 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", str(SAMPLES[0]), "--out", str(tmp_path / "native"), "--engine", "native", "--quiet"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not installed" in lines[0]
