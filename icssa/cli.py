@@ -79,8 +79,8 @@ def replay_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Replay captures offline through the whole pipeline (deterministic: same input, same output)."""
-    from icssa.native import EngineUnavailable, choose
-    from icssa.pipeline import CAPTURE_SUFFIXES, expand, replay
+    from icssa.native import EngineUnavailable
+    from icssa.pipeline import CAPTURE_SUFFIXES, expand
 
     if bus != "memory":
         raise BadInput(f"--bus {bus}: replay runs on the in-memory bus; use 'icssa sensor' to publish to Kafka")
@@ -98,9 +98,23 @@ def replay_cmd(
     analytics = _analytics(site, advisories, not events_only)
     analytics.rules = rules
     try:
-        choose(engine, analytics)
-    except EngineUnavailable as exc:
+        summary = _replay(files, out_dir, observer, organization, analytics, engine, progress)
+    except EngineUnavailable as exc:  # raised before anything is written
         raise BadInput(str(exc)) from exc
+    if not quiet:
+        _print_summary(summary, out_dir)
+    if summary.errors:
+        for line in summary.errors:
+            err.print(f"icssa: error: {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _replay(
+    files: list[Path], out_dir: Path, observer: str, organization: str, analytics: Analytics, engine: str,
+    progress: bool,
+) -> Summary:
+    from icssa.pipeline import replay
+
     if progress:
         from rich.progress import (
             BarColumn,
@@ -120,20 +134,11 @@ def replay_cmd(
                 task = bar.add_task(path.name, total=path.stat().st_size)
                 return (lambda done: bar.update(task, completed=done)), (lambda: bar.remove_task(task))
 
-            summary = replay(
+            return replay(
                 files, out_dir, observer=observer, organization=organization, analytics=analytics,
                 progress_factory=factory, engine=engine,
             )
-    else:
-        summary = replay(
-            files, out_dir, observer=observer, organization=organization, analytics=analytics, engine=engine
-        )
-    if not quiet:
-        _print_summary(summary, out_dir)
-    if summary.errors:
-        for line in summary.errors:
-            err.print(f"icssa: error: {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+    return replay(files, out_dir, observer=observer, organization=organization, analytics=analytics, engine=engine)
 
 
 def _print_alerts(out_dir: Path) -> None:

@@ -7,11 +7,12 @@ Python one by differential tests (``tests/test_native.py``). ``--engine`` choose
 |---|---|
 | ``auto`` (default) | native when the module is installed and covers the run, else Python |
 | ``native`` | native, or one clear error when the module is missing or the run needs Python |
-
-The native core covers every run whose asset map uses the default vendor table (what
-``assetmap.native.config_of`` accepts); the site file, the advisories and the rules are read by
-Python and handed over as JSON documents.
 | ``python`` | the Python path (the reference) |
+
+The site file, the advisories and the rules are read by Python and handed over as JSON
+documents (``assetmap.native.config_of``, ``correlation.native.document``). The native core
+covers every run whose documents it accepts (``icssa_native.check``): an asset map with the
+default vendor table, regular expressions it can translate.
 
 ``scripts/build-native.sh`` builds and installs the module (``make install`` / ``make test``).
 """
@@ -76,6 +77,9 @@ def plan(native: ModuleType, analytics: Analytics) -> Native | str:
         return str(exc)
     rules, errors = load_directory(analytics.rules or DEFAULT_RULES)
     texts = (orjson.dumps(config).decode(), orjson.dumps(document(rules, errors)).decode())
+    refused = native.check(*texts)
+    if refused is not None:
+        return refused
     return Native(native, texts, [f"{e.file}:{e.line}: {e.message}" for e in errors])
 
 

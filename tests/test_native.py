@@ -216,3 +216,26 @@ def test_without_the_native_core_auto_runs_python_and_native_is_one_line(
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "not installed" in lines[0]
+
+
+def test_a_rule_the_native_core_cannot_run_falls_back_to_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ASCII-flag regex (``(?a)``) Python runs and the native regex engine refuses."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    rule = (ROOT / "rules" / "modbus-coil-write.yaml").read_text()
+    assert "match:\n" in rule
+    (rules / "modbus-coil-write.yaml").write_text(rule.replace("match:\n", "match:\n  observer.name: {regex: '(?a)\\w+'}\n", 1))
+    analytics = Analytics(rules=rules)
+    auto = replay([ROOT / "pcaps"], tmp_path / "auto", analytics=analytics)
+    py = replay([ROOT / "pcaps"], tmp_path / "python", analytics=Analytics(rules=rules), engine="python")
+    assert auto.alerts == py.alerts > 0 and not py.rule_errors
+    assert (tmp_path / "auto" / "alerts.jsonl").read_bytes() == (tmp_path / "python" / "alerts.jsonl").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", str(ROOT / "pcaps"), "--out", str(tmp_path / "native"), "--rules", str(rules),
+              "--engine", "native", "--quiet"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "(?a)" in lines[0]
+    assert not (tmp_path / "native").exists()  # refused before anything was written

@@ -38,10 +38,7 @@ impl Analytics {
     /// From the asset map's configuration and the rules document (JSON texts); opens
     /// `out_dir/alerts.jsonl`.
     pub fn new(config: &str, rules: &str, out_dir: &Path) -> Result<Self, Error> {
-        let amap = AssetMap::from_config_json(config).map_err(Error::Config)?;
-        let engine =
-            Engine::from_rules_json(rules, true, DEFAULT_BASELINE_SECONDS, Default::default())
-                .map_err(Error::Config)?;
+        let (amap, engine) = Self::parts(config, rules).map_err(Error::Config)?;
         let alerts = Lines::create(&out_dir.join("alerts.jsonl")).map_err(Error::Io)?;
         Ok(Analytics {
             amap,
@@ -49,6 +46,14 @@ impl Analytics {
             alerts,
             assets: 0,
         })
+    }
+
+    /// The asset map and the engine the two documents describe, or why they cannot be made.
+    pub fn parts(config: &str, rules: &str) -> Result<(AssetMap, Engine), String> {
+        let amap = AssetMap::from_config_json(config)?;
+        let engine =
+            Engine::from_rules_json(rules, true, DEFAULT_BASELINE_SECONDS, Default::default())?;
+        Ok((amap, engine))
     }
 
     pub fn event(&mut self, event: &Event) {

@@ -169,9 +169,16 @@ fn replay<'py>(
     }
 }
 
+/// Why the native core cannot run these documents (asset map configuration, rules), or None.
+#[pyfunction]
+fn check(config: &str, rules: &str) -> Option<String> {
+    Analytics::parts(config, rules).err()
+}
+
 #[pymodule]
 fn icssa_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(replay, m)?)?;
+    m.add_function(wrap_pyfunction!(check, m)?)?;
     Ok(())
 }
