@@ -179,11 +179,11 @@ def replay(
     """
     from icssa import native as native_core
 
+    started = time.perf_counter()  # as the Python path's: loading the analytics' data included
     analytics = analytics or Analytics()
     native = native_core.choose(engine, analytics)
     out_dir.mkdir(parents=True, exist_ok=True)
     if native is not None:
-        started = time.perf_counter()
         summary = native_core.replay(native, expand(paths), out_dir, observer, organization, progress_factory)
         if native.documents is None:
             write_empty_analytics(out_dir)
