@@ -15,29 +15,11 @@ pub fn strip(s: &str) -> &str {
     s.trim_matches(is_space)
 }
 
-/// `repr(f)`: the shortest repr, with Python's two-digit exponent (`1e-07`, `1e+16`).
+/// `repr(f)` (`icssa_core::text::float_repr`) as a new string.
 pub fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let mut out = Vec::new();
-    icssa_core::json::write_float(&mut out, f);
-    let s = String::from_utf8(out).unwrap_or_default();
-    match s.find('e') {
-        Some(e) => {
-            let (mantissa, exp) = s.split_at(e);
-            let (sign, digits) = exp[1..].split_at(1);
-            if digits.len() < 2 {
-                format!("{mantissa}e{sign}0{digits}")
-            } else {
-                s
-            }
-        }
-        None => s,
-    }
+    let mut s = String::new();
+    icssa_core::text::float_repr(f, &mut s);
+    s
 }
 
 /// `str(value)` of an identity value (strings, ints, floats; None for anything else).
@@ -143,6 +125,8 @@ mod tests {
         assert_eq!(float_repr(1e-100), "1e-100");
         assert_eq!(float_repr(3.1), "3.1");
         assert_eq!(float_repr(2.0), "2.0");
+        // repr(1.5e-05) in CPython 3.11: exponent form below 1e-4, where orjson writes 0.000015
+        assert_eq!(float_repr(1.5e-5), "1.5e-05");
         assert_eq!(fmt_g(1.0), "1");
         assert_eq!(fmt_g(3.5), "3.5");
         assert_eq!(fmt_g(0.0001), "0.0001");

@@ -279,7 +279,7 @@ impl<S: AsRef<str>> KV<S> {
             KV::Bool(true) => out.push_str("True"),
             KV::Bool(false) => out.push_str("False"),
             KV::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
-            KV::Float(f) => crate::pyfmt::float_repr(*f, out),
+            KV::Float(f) => icssa_core::text::float_repr(*f, out),
             KV::Str(s) => crate::pyfmt::str_repr(s.as_ref(), out),
             KV::Tuple(items) => tuple_repr(items, out),
         }
@@ -342,7 +342,7 @@ pub fn py_repr(v: &Val, out: &mut String) {
         Val::Bool(true) => out.push_str("True"),
         Val::Bool(false) => out.push_str("False"),
         Val::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
-        Val::Float(f) => crate::pyfmt::float_repr(*f, out),
+        Val::Float(f) => icssa_core::text::float_repr(*f, out),
         Val::Str(s) => crate::pyfmt::str_repr(s, out),
         Val::Text(s) => crate::pyfmt::str_repr(s, out),
         Val::List(_) | Val::Found(_) => {
