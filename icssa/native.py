@@ -80,7 +80,7 @@ def plan(native: ModuleType, analytics: Analytics) -> Native | str:
     refused = native.check(*texts)
     if refused is not None:
         return refused
-    return Native(native, texts, [f"{e.file}:{e.line}: {e.message}" for e in errors])
+    return Native(native, texts, [str(e) for e in errors])
 
 
 def choose(engine: str, analytics: Analytics) -> Native | None:
@@ -90,14 +90,13 @@ def choose(engine: str, analytics: Analytics) -> Native | None:
     if engine == "python":
         return None
     native = module()
-    why = "the native core is not installed (run scripts/build-native.sh)" if native is None else None
+    run: Native | str = "the native core is not installed (run scripts/build-native.sh)"
     if native is not None:
         run = plan(native, analytics)
-        if isinstance(run, Native):
-            return run
-        why = run
+    if isinstance(run, Native):
+        return run
     if engine == "native":
-        raise EngineUnavailable(f"--engine native: {why}")
+        raise EngineUnavailable(f"--engine native: {run}")
     return None
 
 

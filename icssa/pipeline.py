@@ -179,7 +179,7 @@ def replay(
     """
     from icssa import native as native_core
 
-    started = time.perf_counter()  # as the Python path's: loading the analytics' data included
+    started = time.perf_counter()  # either engine: loading the analytics' data included
     analytics = analytics or Analytics()
     native = native_core.choose(engine, analytics)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,16 +187,17 @@ def replay(
         summary = native_core.replay(native, expand(paths), out_dir, observer, organization, progress_factory)
         if native.documents is None:
             write_empty_analytics(out_dir)
-        summary.seconds = time.perf_counter() - started
-        return summary
-    # events are short-lived acyclic dicts: collect cycles rarely (the analytics' state is
-    # long-lived, so frequent full passes over it would cost more than they ever free)
-    thresholds = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
-    try:
-        return _replay(paths, out_dir, observer, organization, analytics, progress_factory)
-    finally:
-        gc.set_threshold(*thresholds)
+    else:
+        # events are short-lived acyclic dicts: collect cycles rarely (the analytics' state is
+        # long-lived, so frequent full passes over it would cost more than they ever free)
+        thresholds = gc.get_threshold()
+        gc.set_threshold(50_000, 20, 100)
+        try:
+            summary = _replay(paths, out_dir, observer, organization, analytics, progress_factory)
+        finally:
+            gc.set_threshold(*thresholds)
+    summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def _replay(
@@ -204,16 +205,14 @@ def _replay(
     out_dir: Path,
     observer: str,
     organization: str,
-    analytics: Analytics | None,
+    analytics: Analytics,
     progress_factory: Callable[[Path], tuple[Progress, Callable[[], None]]] | None,
 ) -> Summary:
     summary = Summary()
-    started = time.perf_counter()
-    analytics = analytics or Analytics()
     amap = analytics.asset_map()
     engine = analytics.engine(amap)
     if engine is not None:
-        summary.rule_errors = [f"{e.file}:{e.line}: {e.message}" for e in engine.load_errors]
+        summary.rule_errors = [str(e) for e in engine.load_errors]
     with JsonLines(out_dir / "events.jsonl") as events_out, JsonLines(out_dir / "alerts.jsonl") as alerts_out:
         emit: Callable[[Event], None]
         if amap is None or engine is None:
@@ -250,5 +249,4 @@ def _replay(
     summary.assets = len(assets)
     write_json(out_dir / "assets.json", {"assets": assets})
     write_json(out_dir / "graph.json", amap.graph_node_link() if amap is not None else EMPTY_GRAPH)
-    summary.seconds = time.perf_counter() - started
     return summary
