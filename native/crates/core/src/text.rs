@@ -13,6 +13,10 @@ pub fn hex(data: &[u8]) -> String {
 
 /// `bytes.decode("latin-1")`.
 pub fn latin1(data: &[u8]) -> String {
+    if data.is_ascii() {
+        // ASCII is UTF-8 as it is: one copy, no per-character encoding
+        return String::from_utf8_lossy(data).into_owned();
+    }
     data.iter().map(|&b| b as char).collect()
 }
 

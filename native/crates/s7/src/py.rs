@@ -48,12 +48,7 @@ pub fn int_of_digits(raw: &[u8]) -> Option<Value> {
 
 /// `raw.decode("latin-1")` as a JSON string.
 pub fn latin1(raw: &[u8]) -> Text {
-    if raw.is_ascii() {
-        // ASCII is valid UTF-8 as it is
-        Cow::Owned(String::from_utf8_lossy(raw).into_owned())
-    } else {
-        Cow::Owned(icssa_core::text::latin1(raw))
-    }
+    Cow::Owned(icssa_core::text::latin1(raw))
 }
 
 /// Python's `str.isspace()` for the characters latin-1 decoding gives.
